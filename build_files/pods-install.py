@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Install exactly what a pod's lock names, inside a container build, and nothing else.
+
+Usage (in a Containerfile, as root):
+    RUN --mount=type=secret,id=ca pods-install /usr/share/pods/<pod>.lock.json
+
+Standard library only: it runs on the python3-minimal that rootfs carries. Every fetched
+thing is checked against the lock: apt's closure must match exactly, pip runs with hashes
+required, npm runs `npm ci` against npm's own lock, and vendor downloads are sha256-checked.
+Caches are removed in the same RUN, so they never land in a layer. The CA bundle arrives as
+the build secret `ca` (see src/engine/docker) and is only referenced, never copied.
+
+Components listed in PODS_EXCLUDE (comma-separated vendor names; see build_files/exclusions.toml)
+are skipped and recorded in /usr/share/pods/excluded, so the image says what it lacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+
+CA_SECRET = "/run/secrets/ca"
+VENV = "/opt/pods/venv"
+NPM_ROOT = "/opt/pods/npm"
+VENDOR_ROOT = "/opt/pods/vendor"
+BIN = "/usr/local/bin"
+
+
+class InstallError(Exception):
+    pass
+
+
+def log(msg: str) -> None:
+    print(f"pods-install: {msg}", file=sys.stderr, flush=True)
+
+
+def run(argv: list[str], env: dict | None = None, capture: bool = False) -> str:
+    result = subprocess.run(
+        argv, env={**os.environ, **(env or {})}, text=True,
+        stdout=subprocess.PIPE if capture else None,
+    )
+    if result.returncode != 0:
+        raise InstallError(f"`{' '.join(argv[:3])} ...` failed with exit {result.returncode}")
+    return result.stdout or ""
+
+
+def ca_bundle() -> str | None:
+    # The secret is mounted empty when no bundle is configured.
+    return CA_SECRET if os.path.isfile(CA_SECRET) and os.path.getsize(CA_SECRET) > 0 else None
+
+
+# --- Debian ---------------------------------------------------------------------------
+
+def parse_stanzas(text: str) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for stanza in text.strip().split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line[:1] not in (" ", "\t") and ":" in line:
+                key, value = line.split(":", 1)
+                fields[key] = value.strip()
+        if "Package" in fields:
+            out[fields["Package"]] = fields
+    return out
+
+
+def install_debian(pod: str, section: dict) -> None:
+    pkgs = section.get("packages", [])
+    if not pkgs:
+        return
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    specs = [f"{p['name']}={p['version']}" for p in pkgs]
+    run(["apt-get", "update", "-qq"], env)
+    try:
+        # Dry run first: apt must want exactly the locked closure, nothing more.
+        sim = run(["apt-get", "install", "-s", "-qq", "--no-install-recommends", *specs], env, capture=True)
+        would = {line.split()[1] for line in sim.splitlines() if line.startswith("Inst ")}
+        extra = sorted(would - {p["name"] for p in pkgs})
+        if extra:
+            raise InstallError(
+                f"{pod}: apt would also install {', '.join(extra)}, which the lock does not name; "
+                f"run `./pants run src/python/pods:pods -- lock {pod}`")
+        shown = parse_stanzas(run(["apt-cache", "show", "--no-all-versions", *specs], env, capture=True))
+        for p in pkgs:
+            index_sha = shown.get(p["name"], {}).get("SHA256")
+            if index_sha != p["sha256"]:
+                raise InstallError(
+                    f"{pod}: sha256 mismatch for debian package {p['name']} {p['version']}: "
+                    f"lock has {p['sha256']}, archive index has {index_sha}")
+        # apt checks every downloaded .deb against that same signed index.
+        run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *specs], env)
+    finally:
+        run(["apt-get", "clean"], env)
+        shutil.rmtree("/var/lib/apt/lists", ignore_errors=True)
+        os.makedirs("/var/lib/apt/lists/partial", exist_ok=True)
+    log(f"{pod}: installed {len(pkgs)} Debian packages")
+
+
+# --- PyPI -----------------------------------------------------------------------------
+
+def install_pypi(pod: str, section: dict) -> None:
+    pkgs = section.get("packages", [])
+    if not pkgs:
+        return
+    if not os.path.exists(f"{VENV}/bin/python"):
+        # One environment for the whole family: children add to what parents installed.
+        run(["python3", "-m", "venv", VENV])
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as req:
+        for p in pkgs:
+            hashes = " ".join(f"--hash={h}" for h in p["hashes"])
+            req.write(f"{p['name']}=={p['version']} {hashes}\n")
+    env = {"PIP_CONFIG_FILE": "/dev/null", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1"}
+    if ca_bundle():
+        env["PIP_CERT"] = CA_SECRET
+    index = section.get("index_url")
+    extra = ["--index-url", index] if index else []
+    try:
+        run([f"{VENV}/bin/python", "-m", "pip", "install", "-q", "--require-hashes", "--no-deps",
+             "--only-binary=:all:", *extra, "-r", req.name], env)
+    finally:
+        os.unlink(req.name)
+    log(f"{pod}: installed {len(pkgs)} Python packages into {VENV}")
+
+
+# --- npm ------------------------------------------------------------------------------
+
+def install_npm(pod: str, section: dict) -> None:
+    lock = section.get("package_lock")
+    if not lock:
+        return
+    prefix = os.path.join(NPM_ROOT, pod)
+    os.makedirs(prefix, exist_ok=True)
+    manifest = {"name": f"pods-{pod}", "private": True,
+                "dependencies": dict(sorted(section["requirements"].items()))}
+    with open(os.path.join(prefix, "package.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    with open(os.path.join(prefix, "package-lock.json"), "w") as f:
+        json.dump(lock, f, indent=2)
+    cache = tempfile.mkdtemp()
+    env = {"npm_config_cache": cache, "npm_config_update_notifier": "false", "npm_config_fund": "false",
+           "npm_config_audit": "false"}
+    if ca_bundle():
+        env["NODE_EXTRA_CA_CERTS"] = CA_SECRET
+    try:
+        run(["npm", "ci", "--omit=dev", "--prefix", prefix], env)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    # Only the commands of the packages pod.yaml asked for go on PATH, not those of
+    # their dependencies.
+    linked = 0
+    for package in sorted(section["requirements"]):
+        pkg_dir = os.path.join(prefix, "node_modules", package)
+        with open(os.path.join(pkg_dir, "package.json")) as f:
+            bins = json.load(f).get("bin") or {}
+        if isinstance(bins, str):
+            bins = {package.split("/")[-1]: bins}
+        for name, rel in sorted(bins.items()):
+            target = os.path.join(pkg_dir, rel)
+            os.chmod(target, 0o755)
+            dest = os.path.join(BIN, name)
+            if os.path.lexists(dest):
+                os.unlink(dest)
+            os.symlink(target, dest)
+            linked += 1
+    log(f"{pod}: installed npm packages into {prefix} ({linked} commands on PATH)")
+
+
+# --- Vendor binaries ------------------------------------------------------------------
+
+def download(url: str, dest: str) -> None:
+    import ssl
+    ctx = ssl.create_default_context(cafile=ca_bundle()) if url.startswith("https:") else None
+    try:
+        with urllib.request.urlopen(url, context=ctx, timeout=120) as resp, open(dest, "wb") as out:
+            shutil.copyfileobj(resp, out)
+    except OSError as e:
+        raise InstallError(f"could not download {url}: {e}") from e
+
+
+def sha256_of(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def install_vendor(pod: str, items: list, excluded: set[str]) -> list[str]:
+    skipped = []
+    for item in items:
+        name = item["name"]
+        if name in excluded:
+            skipped.append(name)
+            log(f"{pod}: {name} {item['version']} excluded by PODS_EXCLUDE (not installed)")
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            archive = os.path.join(tmp, os.path.basename(item["url"]) or name)
+            download(item["url"], archive)
+            got = sha256_of(archive)
+            if got != item["sha256"]:
+                raise InstallError(
+                    f"{pod}: sha256 mismatch for vendor {name} {item['version']} from {item['url']}: "
+                    f"lock has {item['sha256']}, download has {got}")
+            install = item.get("install", {"kind": "binary"})
+            dest = os.path.join(VENDOR_ROOT, name)
+            os.makedirs(dest, exist_ok=True)
+            if install["kind"] == "binary":
+                target = os.path.join(dest, name)
+                shutil.copyfile(archive, target)
+                os.chmod(target, 0o755)
+                bins = [name]
+            elif install["kind"] == "tar":
+                with tarfile.open(archive) as tf:
+                    tf.extractall(dest, filter="data")
+                bins = install.get("bin", [])
+            elif install["kind"] == "zip":
+                with zipfile.ZipFile(archive) as zf:
+                    zf.extractall(dest)
+                bins = install.get("bin", [])
+            else:
+                raise InstallError(f"{pod}: vendor {name}: unknown install kind {install['kind']!r}")
+            for rel in bins:
+                src = os.path.join(dest, rel)
+                os.chmod(src, 0o755)
+                link = os.path.join(BIN, os.path.basename(rel))
+                if os.path.lexists(link):
+                    os.unlink(link)
+                os.symlink(src, link)
+        log(f"{pod}: installed vendor {name} {item['version']}")
+    return skipped
+
+
+# --- Environment ----------------------------------------------------------------------
+
+def write_env(pod: str, env: dict) -> None:
+    if not env:
+        return
+    path = f"/etc/profile.d/pods-{pod}.sh"
+    with open(path, "w") as f:
+        for key, value in sorted(env.items()):
+            f.write(f'export {key}="{value}"\n')
+    log(f"{pod}: wrote {len(env)} variables to {path}")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: pods-install LOCK.json", file=sys.stderr)
+        return 2
+    with open(argv[1]) as f:
+        lock = json.load(f)
+    if lock.get("schema_version") != 1:
+        print(f"pods-install: {argv[1]}: field schema_version: expected 1, found "
+              f"{lock.get('schema_version')!r}; re-lock with a matching pods tool", file=sys.stderr)
+        return 1
+    pod = lock["pod"]
+    excluded = {x for x in os.environ.get("PODS_EXCLUDE", "").split(",") if x}
+    try:
+        install_debian(pod, lock.get("debian", {}))
+        install_pypi(pod, lock.get("pypi", {}))
+        install_npm(pod, lock.get("npm", {}))
+        skipped = install_vendor(pod, lock.get("vendor", []), excluded)
+        write_env(pod, lock.get("env", {}))
+    except InstallError as e:
+        print(f"pods-install: {e}", file=sys.stderr)
+        return 1
+    if skipped:
+        os.makedirs("/usr/share/pods", exist_ok=True)
+        with open("/usr/share/pods/excluded", "a") as f:
+            for name in skipped:
+                f.write(f"{pod}/{name}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,35 @@
+"""Fixtures shared by every image test: the pod under test and the locks it carries."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from images.harness import Pod
+
+
+@pytest.fixture(scope="session")
+def pod() -> Pod:
+    return Pod.under_test()
+
+
+@pytest.fixture(scope="session")
+def locks(pod: Pod) -> dict[str, dict]:
+    """Every lock (bill of materials) the image carries, by pod name, read from the image."""
+    listing = pod.sh("ls /usr/share/pods/*.lock.json").split()
+    out = {}
+    for path in listing:
+        name = path.rsplit("/", 1)[1].removesuffix(".lock.json")
+        out[name] = json.loads(pod.run("cat", path).stdout)
+    return out
+
+
+@pytest.fixture(scope="session")
+def debian_versions(locks: dict[str, dict]) -> dict[str, str]:
+    """Locked Debian package versions across the image's whole ancestry."""
+    return {
+        p["name"]: p["version"]
+        for lock in locks.values()
+        for p in lock.get("debian", {}).get("packages", [])
+    }

@@ -1,0 +1,107 @@
+"""Promises every pod keeps: Debian 13, user jovian, /workspace, labels, its own lock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from images.harness import Pod, engine
+from images.sizes import compressed_size
+
+# What a user downloads (compressed layers) may not exceed the reference family's sizes.
+SIZE_LIMITS_GB = {
+    "rootfs": 0.2,
+    "base": 2,
+    "nvidia": 3,
+    "devops": 4,
+    "githubrunner": 3,
+    "nvidia-python": 6,
+    "jupyter": 11,
+    "playwright": 5,
+}
+
+
+def test_is_debian_13(pod: Pod) -> None:
+    assert pod.run("cat", "/etc/debian_version").stdout.startswith("13.")
+
+
+def test_runs_as_jovian_uid_1000(pod: Pod) -> None:
+    assert pod.sh("id -un; id -u; id -g; echo $HOME").split() == ["jovian", "1000", "1000", "/home/jovian"]
+
+
+def test_workdir_is_workspace_owned_by_jovian(pod: Pod) -> None:
+    assert pod.sh("pwd; stat -c %U /workspace; touch /workspace/probe && echo writable").split() == [
+        "/workspace", "jovian", "writable",
+    ]
+
+
+def test_home_is_jovians(pod: Pod) -> None:
+    assert pod.sh("stat -c '%U %u' /home/jovian") == "jovian 1000"
+
+
+def test_oci_labels(pod: Pod) -> None:
+    labels = pod.inspect()["Config"]["Labels"]
+    prefix = "org.opencontainers.image."
+    for key in ("title", "description", "version", "source", "revision"):
+        assert labels.get(prefix + key), f"label {prefix}{key} missing or empty: {labels}"
+    assert labels[prefix + "title"] == f"bazzite-ai-pod-{pod.name}"
+
+
+def test_tags_follow_the_family_naming(pod: Pod) -> None:
+    repo = f"/bazzite-ai-pod-{pod.name}:"
+    suffixes = {t.split(repo, 1)[1] for t in pod.tags if repo in t}
+    assert {"latest", "stable"} <= suffixes
+    assert any(s[0].isdigit() for s in suffixes), f"no version tag in {pod.tags}"
+
+
+def test_carries_its_lock_as_bill_of_materials(pod: Pod, locks: dict[str, dict]) -> None:
+    assert pod.name in locks
+    lock = locks[pod.name]
+    assert lock["pod"] == pod.name and lock["schema_version"] == 1
+
+
+def test_every_locked_debian_package_is_installed_at_its_version(pod: Pod, debian_versions: dict[str, str]) -> None:
+    installed = dict(
+        line.split("\t") for line in pod.run("dpkg-query", "-W", "-f=${Package}\t${Version}\n").stdout.splitlines()
+    )
+    wrong = {n: (v, installed.get(n)) for n, v in debian_versions.items() if installed.get(n) != v}
+    assert not wrong, f"locked vs installed: {wrong}"
+
+
+def test_no_apt_lists_or_caches_left_in_layers(pod: Pod) -> None:
+    leftovers = pod.sh(
+        "find /var/lib/apt/lists /var/cache/apt/archives /root/.cache /home/jovian/.cache "
+        "-type f ! -name lock 2>/dev/null | head -5"
+    , user="root")
+    assert leftovers == ""
+
+
+def test_no_ca_bundle_in_history_config_or_files(pod: Pod) -> None:
+    """The CA bundle reaches builds only as a secret: no trace of it may be in the image."""
+    bundle = Path(os.environ.get("PODS_CA_BUNDLE") or "/etc/ssl/certs/ca-certificates.crt")
+    assert bundle.is_file(), "the test needs the CA bundle the build used (PODS_CA_BUNDLE)"
+    data = bundle.read_bytes()
+    # A line of base64 from the bundle's last certificate: distinctive, and not in Debian's.
+    marker = [line for line in data.decode(errors="replace").splitlines() if len(line) == 64][-1]
+    history = engine("history", "--no-trunc", "--format", "json", pod.image_id).stdout
+    config = json.dumps(pod.inspect())
+    assert marker not in history and marker not in config
+    assert str(bundle) not in history
+    digest = hashlib.sha256(data).hexdigest()
+    same_size = pod.sh(
+        f"find / -xdev -type f -size {len(data)}c -exec sha256sum {{}} + 2>/dev/null || true", user="root"
+    )
+    assert digest not in same_size, f"a copy of the CA bundle is in the image:\n{same_size}"
+    assert pod.sh("test -s /run/secrets/ca && echo present || echo absent") == "absent"
+
+
+def test_download_size_within_reference(pod: Pod) -> None:
+    info = pod.inspect()
+    # Podman reports the uncompressed size; what a registry serves is the gzip-compressed
+    # layers, measured where the harness can (see tests/images/sizes.py).
+    compressed = compressed_size(pod.image_id)
+    limit = SIZE_LIMITS_GB[pod.name] * 1e9
+    print(f"{pod.name}: {compressed / 1e9:.2f} GB compressed, {info['Size'] / 1e9:.2f} GB uncompressed")
+    assert compressed <= limit, f"{pod.name} is {compressed / 1e9:.2f} GB compressed, limit {limit / 1e9} GB"
