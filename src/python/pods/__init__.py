@@ -1,0 +1,4 @@
+"""`pods`: resolve what each pod's pod.yaml asks for into an exact, hash-pinned pod.lock.json.
+
+The contract (pod.yaml and pod.lock.json) is docs/lockfile.md.
+"""

@@ -1,0 +1,2 @@
+def resolve(request):
+    return None
