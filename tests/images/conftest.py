@@ -29,7 +29,5 @@ def locks(pod: Pod) -> dict[str, dict]:
 def debian_versions(locks: dict[str, dict]) -> dict[str, str]:
     """Locked Debian package versions across the image's whole ancestry."""
     return {
-        p["name"]: p["version"]
-        for lock in locks.values()
-        for p in lock.get("debian", {}).get("packages", [])
+        p["name"]: p["version"] for lock in locks.values() for p in lock.get("debian", {}).get("packages", [])
     }

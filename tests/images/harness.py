@@ -16,19 +16,19 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 # Shipped into the test sandbox by the src/engine:engine files target.
 ENGINE = str(Path("src/engine/docker").resolve())
 
 
-def engine(*args: str, check: bool = True, timeout: float = 600, input: str | None = None) -> subprocess.CompletedProcess:
+def engine(
+    *args: str, check: bool = True, timeout: float = 600, input: str | None = None
+) -> subprocess.CompletedProcess:
     """Run the engine (podman, or docker with PODS_ENGINE=docker) and capture its output."""
-    result = subprocess.run(
-        [ENGINE, *args], capture_output=True, text=True, timeout=timeout, input=input
-    )
+    result = subprocess.run([ENGINE, *args], capture_output=True, text=True, timeout=timeout, input=input)
     if check and result.returncode != 0:
         raise AssertionError(
             f"`{' '.join(args[:4])} ...` exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
@@ -58,7 +58,7 @@ class Pod:
     tags: tuple[str, ...]
 
     @classmethod
-    def under_test(cls) -> "Pod":
+    def under_test(cls) -> Pod:
         name = os.environ["POD_UNDER_TEST"]
         info_path = Path("pods") / f"{name}.docker-info.json"
         info = json.loads(info_path.read_text())
@@ -102,7 +102,7 @@ class Pod:
         ports: Sequence[int] = (),
         env: dict[str, str] | None = None,
         extra: Sequence[str] = (),
-    ) -> Iterator["Service"]:
+    ) -> Iterator[Service]:
         """Start a detached container publishing `ports` on loopback; always removed."""
         name = f"podtest-{self.name}-{uuid.uuid4().hex[:10]}"
         mapping = {port: free_port() for port in ports}

@@ -18,9 +18,20 @@ def compressed_size(image_id: str) -> int:
     """
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as out:
         subprocess.run(
-            [shutil.which("skopeo", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "skopeo", "copy", "--quiet", "--dest-compress", "--dest-compress-format", "gzip",
-             f"containers-storage:{image_id}", f"dir:{out}"],
-            check=True, capture_output=True, text=True, timeout=1800,
+            [
+                shutil.which("skopeo", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "skopeo",
+                "copy",
+                "--quiet",
+                "--dest-compress",
+                "--dest-compress-format",
+                "gzip",
+                f"containers-storage:{image_id}",
+                f"dir:{out}",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=1800,
         )
         manifest = json.loads(Path(out, "manifest.json").read_text())
         return sum(layer["size"] for layer in manifest["layers"])

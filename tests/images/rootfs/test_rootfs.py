@@ -33,7 +33,9 @@ def test_runs_as_jovian_uid_1000(pod: Pod) -> None:
 
 def test_workdir_is_workspace_owned_by_jovian(pod: Pod) -> None:
     assert pod.sh("pwd; stat -c %U /workspace; touch /workspace/probe && echo writable").split() == [
-        "/workspace", "jovian", "writable",
+        "/workspace",
+        "jovian",
+        "writable",
     ]
 
 
@@ -62,9 +64,12 @@ def test_carries_its_lock_as_bill_of_materials(pod: Pod, locks: dict[str, dict])
     assert lock["pod"] == pod.name and lock["schema_version"] == 1
 
 
-def test_every_locked_debian_package_is_installed_at_its_version(pod: Pod, debian_versions: dict[str, str]) -> None:
+def test_every_locked_debian_package_is_installed_at_its_version(
+    pod: Pod, debian_versions: dict[str, str]
+) -> None:
     installed = dict(
-        line.split("\t") for line in pod.run("dpkg-query", "-W", "-f=${Package}\t${Version}\n").stdout.splitlines()
+        line.split("\t")
+        for line in pod.run("dpkg-query", "-W", "-f=${Package}\t${Version}\n").stdout.splitlines()
     )
     wrong = {n: (v, installed.get(n)) for n, v in debian_versions.items() if installed.get(n) != v}
     assert not wrong, f"locked vs installed: {wrong}"
@@ -73,8 +78,9 @@ def test_every_locked_debian_package_is_installed_at_its_version(pod: Pod, debia
 def test_no_apt_lists_or_caches_left_in_layers(pod: Pod) -> None:
     leftovers = pod.sh(
         "find /var/lib/apt/lists /var/cache/apt/archives /root/.cache /home/jovian/.cache "
-        "-type f ! -name lock 2>/dev/null | head -5"
-    , user="root")
+        "-type f ! -name lock 2>/dev/null | head -5",
+        user="root",
+    )
     assert leftovers == ""
 
 
