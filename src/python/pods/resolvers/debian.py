@@ -47,11 +47,14 @@ class DebPackage:
 
 def resolve(request: ResolveRequest) -> Resolution | None:
     spec = request.spec.debian
+    if spec is None:
+        return None
     if request.parent is None:
-        if spec is None or not spec.suite or not spec.variant:
-            raise pod_error(request.spec.name, COMPONENT, "a root pod needs debian.suite and debian.variant, found neither")
+        if not spec.suite or not spec.variant:
+            raise pod_error(request.spec.name, COMPONENT,
+                            f"a root pod needs debian.suite and debian.variant, found suite={spec.suite!r} variant={spec.variant!r}")
         return _resolve_root(request)
-    if spec is None or not spec.packages:
+    if not spec.packages:
         return None
     if spec.suite or spec.variant:
         raise pod_error(request.spec.name, COMPONENT,

@@ -1,2 +1,123 @@
-def resolve(request):
-    return None
+"""npm: npm's own package-lock.json (lockfileVersion 3, integrity hashes) for pod.yaml's ranges.
+
+`npm install --package-lock-only --ignore-scripts` in a scratch folder resolves without
+installing or running anything; the image installs the lock with `npm ci`. npm runs
+isolated from the caller's npmrc files; the lock omits `resolved` registry URLs, so it
+names no registry and `npm ci` fetches from whichever registry the build configures,
+checking each tarball against the lock's integrity hash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pods.errors import PodsError, pod_error
+from pods.resolvers import ResolveRequest, Resolution
+from pods.settings import Settings
+
+COMPONENT = "npm"
+
+
+def resolve(request: ResolveRequest) -> Resolution | None:
+    spec = request.spec.npm
+    if spec is None or not spec.packages:
+        return None
+    pod = request.spec.name
+    requirements = dict(spec.packages)
+    previous = request.previous_section(COMPONENT)
+    # npm keeps what an existing lock pins while it satisfies package.json.
+    preferred = None if request.upgrade or not previous else previous.get("package_lock")
+    package_lock = lock_with_npm(pod, requirements, preferred, request.settings)
+    return Resolution(
+        section={"requirements": requirements, "package_lock": package_lock},
+        inputs={"method": "npm install --package-lock-only", "npm": tool_version(["npm", "--version"]),
+                "node": tool_version(["node", "--version"])},
+    )
+
+
+def package_json(pod: str, requirements: dict[str, str]) -> dict[str, Any]:
+    return {"name": f"pods-{pod}", "version": "0.0.0", "private": True, "dependencies": dict(sorted(requirements.items()))}
+
+
+def tool_version(argv: list[str]) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout.strip().lstrip("v") or "unknown"
+    except FileNotFoundError:
+        return "missing"
+
+
+def isolated_env(settings: Settings, folder: Path) -> dict[str, str]:
+    """npm sees none of the caller's npmrc files: only the settings below."""
+    # npm refuses one file as both user and global config: two empty ones.
+    user, system = folder / ".npmrc-user", folder / ".npmrc-global"
+    user.write_text("")
+    system.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("npm_config_")}
+    timeout_ms = str(int(settings.timeout * 1000))
+    env.update(
+        npm_config_userconfig=str(user), npm_config_globalconfig=str(system),
+        npm_config_omit_lockfile_registry_resolved="true",
+        npm_config_fetch_timeout=timeout_ms, npm_config_fetch_retries="1",
+        npm_config_fetch_retry_mintimeout="1000", npm_config_fetch_retry_maxtimeout=timeout_ms,
+        npm_config_audit="false", npm_config_fund="false", npm_config_update_notifier="false",
+        npm_config_cache=str(Path(os.environ.get("HOME", folder)) / ".npm"),
+    )
+    if settings.ca_bundle:
+        env["npm_config_cafile"] = settings.ca_bundle
+    if settings.npm_registry:
+        env["npm_config_registry"] = settings.npm_registry
+    return env
+
+
+def lock_with_npm(pod: str, requirements: dict[str, str], preferred: dict[str, Any] | None,
+                  settings: Settings) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="pods-npm-") as tmp:
+        folder = Path(tmp)
+        manifest = package_json(pod, requirements)
+        (folder / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if preferred:
+            (folder / "package-lock.json").write_text(json.dumps(preferred, indent=2) + "\n")
+        argv = ["npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+        try:
+            proc = subprocess.run(argv, cwd=folder, env=isolated_env(settings, folder), capture_output=True,
+                                  text=True, timeout=settings.timeout * 10)
+        except FileNotFoundError:
+            raise pod_error(pod, COMPONENT, "npm is not installed; expected it on PATH") from None
+        except subprocess.TimeoutExpired:
+            raise pod_error(pod, COMPONENT, f"the registry did not answer within {settings.timeout * 10:.0f} s") from None
+        if proc.returncode != 0:
+            raise npm_error(pod, proc.stderr, requirements, settings)
+        lock = json.loads((folder / "package-lock.json").read_text())
+    if lock.get("lockfileVersion") != 3:
+        raise pod_error(pod, COMPONENT, f"package-lock.json: expected lockfileVersion 3, found {lock.get('lockfileVersion')!r}")
+    missing = sorted(path for path, entry in lock.get("packages", {}).items()
+                     if path and not entry.get("link") and not entry.get("integrity"))
+    if missing:
+        raise pod_error(pod, COMPONENT, f"package-lock.json: expected an integrity hash for every package, found none for {missing[0]}")
+    return lock
+
+
+def npm_error(pod: str, stderr: str, requirements: dict[str, str], settings: Settings) -> PodsError:
+    """npm's failure as one line naming the package and what was expected versus found."""
+    lines = [line.removeprefix("npm error ").strip() for line in stderr.splitlines() if line.startswith("npm error")]
+    text = " ".join(lines) or " ".join(stderr.split())
+    registry = settings.npm_registry or "the default registry"
+    code = re.search(r"code (E\w+)", text)
+    code = code.group(1) if code else ""
+    m = re.search(r"'(@?[^@'\s]+)@[^']*' (?:could not be found|is not in this registry)", text)
+    if code == "E404" or m:
+        name = m.group(1) if m else "?"
+        return pod_error(pod, COMPONENT, f"unknown package {name!r}: expected a package on {registry}, found none")
+    if code == "ETARGET":
+        m = re.search(r"No matching version found for (@?[^@\s]+)@(\S+?)\.?(?:\s|$)", text)
+        name, wanted = (m.group(1), m.group(2)) if m else ("?", "?")
+        return pod_error(pod, COMPONENT, f"{name}: expected a version matching {wanted}, found none on {registry}")
+    if code in ("ECONNREFUSED", "ETIMEDOUT", "ENOTFOUND", "ECONNRESET", "EAI_AGAIN") or "request to" in text:
+        return pod_error(pod, COMPONENT, f"{registry} did not answer ({code or 'network error'}): {lines[0] if lines else text}")
+    return pod_error(pod, COMPONENT, text or "npm failed with no message")

@@ -1,2 +1,195 @@
-def resolve(request):
-    return None
+"""Vendor artifacts no reachable package registry carries: GitHub releases and registry images.
+
+For each `vendor.<name>` of pod.yaml the lock records version, URL and sha256:
+- `source: {github_release: owner/repo}`: versions are the repo's published releases
+  (drafts and pre-releases skipped); the sha256 comes from the upstream's own checksum
+  file (`checksums` template), and the artifact is downloaded once to check it matches.
+- `source: {oci_tags: registry/repository}`: versions are the repository's tags; the
+  sha256 is the manifest digest the registry serves for the chosen tag.
+- no source: the version must be exact.
+
+Without `upgrade`, a previously locked entry that still satisfies pod.yaml is kept as is,
+without asking the upstream. Base URLs are settings (PODS_GITHUB_API_URL), so tests point
+them at loopback servers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from pods import fetch, versions
+from pods.errors import pod_error
+from pods.podspec import VendorSpec
+from pods.resolvers import ResolveRequest, Resolution
+from pods.settings import Settings
+
+COMPONENT = "vendor"
+_MANIFEST_TYPES = ", ".join([
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+])
+
+
+@dataclass(frozen=True)
+class VendorPin:
+    name: str
+    version: str
+    url: str
+    sha256: str
+    install: dict[str, Any]
+
+    def as_lock(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "url": self.url, "sha256": self.sha256,
+                "install": self.install}
+
+
+def resolve(request: ResolveRequest) -> Resolution | None:
+    if not request.spec.vendor:
+        return None
+    previous = {} if request.upgrade else {
+        entry["name"]: entry for entry in (request.previous_section(COMPONENT) or [])}
+    pins = [resolve_one(request.spec.name, item, previous.get(item.name), request.settings)
+            for item in request.spec.vendor]
+    return Resolution(
+        section=[p.as_lock() for p in sorted(pins, key=lambda p: p.name)],
+        inputs={"method": "published checksums", "sources": {
+            item.name: dict(item.source) or {"exact": item.version} for item in request.spec.vendor}},
+    )
+
+
+def expand(template: str, version: str) -> str:
+    return template.replace("{version}", version)
+
+
+def still_satisfies(item: VendorSpec, previous: dict[str, Any] | None) -> bool:
+    """Whether the previous pin is what pod.yaml would accept now (same URL and install too)."""
+    if not previous:
+        return False
+    try:
+        ok = versions.satisfies(previous["version"], item.version)
+    except ValueError:
+        return False
+    return (ok and previous.get("url") == expand(item.url, previous["version"])
+            and previous.get("install") == item.install)
+
+
+def resolve_one(pod: str, item: VendorSpec, previous: dict[str, Any] | None, settings: Settings) -> VendorPin:
+    if still_satisfies(item, previous):
+        return VendorPin(item.name, previous["version"], previous["url"], previous["sha256"], dict(item.install))
+    where = f"{COMPONENT} {item.name}"
+    try:
+        kind, value = item.source[0] if item.source else ("exact", item.version)
+        if kind == "oci_tags":
+            version = choose(pod, item, oci_tags(value, settings))
+            url = expand(item.url, version)
+            actual, claimed = oci_digest(value, version, settings)
+            if claimed and claimed != actual:
+                raise pod_error(pod, where, f"sha256 mismatch for {url}: expected {claimed} (registry digest), found {actual}")
+            return VendorPin(item.name, version, url, actual, dict(item.install))
+        if kind == "github_release":
+            version = choose(pod, item, github_releases(value, settings))
+        else:
+            version = item.version.lstrip("v")
+        url = expand(item.url, version)
+        published = published_sha256(pod, item, url, fetch.get(expand(item.checksums, version), settings.timeout,
+                                                                settings.ca_bundle).body.decode(errors="replace"))
+        actual, _ = fetch.sha256_of(url, settings.timeout, settings.ca_bundle)
+    except fetch.Unreachable as e:
+        raise pod_error(pod, where, f"upstream did not answer: {e}") from None
+    except fetch.HttpStatus as e:
+        if e.status == 404:
+            raise pod_error(pod, where, f"expected {e.url} to exist (version {item.version}), found HTTP 404") from None
+        raise pod_error(pod, where, f"expected HTTP 200 from {e.url}, found HTTP {e.status}") from None
+    except (ValueError, KeyError) as e:
+        raise pod_error(pod, where, f"expected a JSON answer from the upstream, found one that does not parse ({e})") from None
+    if actual != published:
+        raise pod_error(pod, where, f"sha256 mismatch for {url}: expected {published} (published checksum), found {actual}")
+    return VendorPin(item.name, version, url, published, dict(item.install))
+
+
+def choose(pod: str, item: VendorSpec, candidates: list[str]) -> str:
+    try:
+        chosen = versions.highest(candidates, item.version)
+    except ValueError as e:
+        raise pod_error(pod, f"{COMPONENT} {item.name}", str(e)) from None
+    if chosen is None:
+        newest = versions.highest(candidates, "latest")
+        raise pod_error(pod, f"{COMPONENT} {item.name}",
+                        f"expected a release matching {item.version}, found {'only up to ' + newest if newest else 'no releases'}")
+    return chosen.lstrip("v")
+
+
+def published_sha256(pod: str, item: VendorSpec, url: str, checksums: str) -> str:
+    """The sha256 a `sha256sum`-style file (or a bare digest) publishes for url's file name."""
+    filename = url.rsplit("/", 1)[-1]
+    entries = []
+    for line in checksums.splitlines():
+        parts = line.split()
+        if parts and re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
+            entries.append((parts[0].lower(), parts[1].lstrip("*").rsplit("/", 1)[-1] if len(parts) > 1 else None))
+    for digest, name in entries:
+        if name == filename:
+            return digest
+    if len(entries) == 1 and entries[0][1] is None:
+        return entries[0][0]
+    raise pod_error(pod, f"{COMPONENT} {item.name}",
+                    f"expected a sha256 for {filename} in {expand(item.checksums, '{version}')}, found {len(entries)} other entries")
+
+
+def github_releases(repo: str, settings: Settings) -> list[str]:
+    """Tag names of the repo's releases, drafts and pre-releases left out."""
+    tags: list[str] = []
+    for page in range(1, 11):  # 1000 releases is more history than any pin needs
+        url = f"{settings.github_api_url}/repos/{repo}/releases?per_page=100&page={page}"
+        batch = json.loads(fetch.get(url, settings.timeout, settings.ca_bundle,
+                                     {"Accept": "application/vnd.github+json"}).body)
+        tags += [r["tag_name"] for r in batch if not r.get("draft") and not r.get("prerelease")]
+        if len(batch) < 100:
+            break
+    return tags
+
+
+# --- container registries (distribution API v2) -------------------------------------------
+
+def registry_base(ref: str) -> tuple[str, str]:
+    """("scheme://host", repository) for "host/repository"; plain HTTP only on loopback."""
+    host, _, repository = ref.partition("/")
+    loopback = urlsplit(f"//{host}").hostname in ("127.0.0.1", "localhost", "::1")
+    return (f"{'http' if loopback else 'https'}://{host}", repository)
+
+
+def _registry_get(url: str, settings: Settings, headers: dict[str, str] | None = None) -> fetch.Response:
+    """GET with the registry's anonymous bearer-token dance when it answers 401."""
+    headers = dict(headers or {})
+    try:
+        return fetch.get(url, settings.timeout, settings.ca_bundle, headers)
+    except fetch.HttpStatus as e:
+        challenge = {k.lower(): v for k, v in e.headers.items()}.get("www-authenticate", "")
+        if e.status != 401 or not challenge.lower().startswith("bearer "):
+            raise
+    params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+    query = "&".join(f"{k}={params[k]}" for k in ("service", "scope") if k in params)
+    token_doc = json.loads(fetch.get(f"{params['realm']}?{query}", settings.timeout, settings.ca_bundle).body)
+    headers["Authorization"] = f"Bearer {token_doc.get('token') or token_doc.get('access_token')}"
+    return fetch.get(url, settings.timeout, settings.ca_bundle, headers)
+
+
+def oci_tags(ref: str, settings: Settings) -> list[str]:
+    base, repository = registry_base(ref)
+    body = json.loads(_registry_get(f"{base}/v2/{repository}/tags/list", settings).body)
+    return list(body.get("tags") or [])
+
+
+def oci_digest(ref: str, tag: str, settings: Settings) -> tuple[str, str]:
+    """(sha256 of the manifest served for tag, the digest the registry claims for it)."""
+    base, repository = registry_base(ref)
+    response = _registry_get(f"{base}/v2/{repository}/manifests/{tag}", settings, {"Accept": _MANIFEST_TYPES})
+    claimed = {k.lower(): v for k, v in response.headers.items()}.get("docker-content-digest", "")
+    return hashlib.sha256(response.body).hexdigest(), claimed.removeprefix("sha256:")

@@ -1,0 +1,63 @@
+"""The npm resolver against the real registry this machine reaches (through npm)."""
+
+import json
+
+from unit.pods.helpers import dead_port_url, error_line, run_cli, snapshot, write_pod
+
+LOCK = "build_files/web/pod.lock.json"
+
+
+def lock_web(tmp_path, capsys, monkeypatch, packages, *args, env=None):
+    write_pod(tmp_path, "web", f"description: w\nnpm:\n  packages: {json.dumps(packages)}\n")
+    return run_cli(tmp_path, capsys, *args, env=env, monkeypatch=monkeypatch)
+
+
+def package_lock(tmp_path):
+    return json.loads((tmp_path / LOCK).read_text())["npm"]["package_lock"]
+
+
+def test_lock_is_npms_own_v3_lock_with_integrity_and_no_registry_urls(tmp_path, capsys, monkeypatch):
+    assert lock_web(tmp_path, capsys, monkeypatch, {"is-number": "^7.0.0"})[0] == 0
+    lock = package_lock(tmp_path)
+    assert lock["lockfileVersion"] == 3
+    entry = lock["packages"]["node_modules/is-number"]
+    assert entry["version"].startswith("7.") and entry["integrity"].startswith("sha512-")
+    assert "resolved" not in entry  # the lock names no registry; npm ci uses the configured one
+    assert json.loads((tmp_path / LOCK).read_text())["npm"]["requirements"] == {"is-number": "^7.0.0"}
+
+
+def test_previous_pins_stay_without_upgrade(tmp_path, capsys, monkeypatch):
+    assert lock_web(tmp_path, capsys, monkeypatch, {"is-number": "6.0.0"})[0] == 0
+    # Widening the range keeps the pin; --upgrade moves it.
+    assert lock_web(tmp_path, capsys, monkeypatch, {"is-number": ">=6"})[0] == 0
+    assert package_lock(tmp_path)["packages"]["node_modules/is-number"]["version"] == "6.0.0"
+    assert lock_web(tmp_path, capsys, monkeypatch, {"is-number": ">=6"}, "--upgrade")[0] == 0
+    assert package_lock(tmp_path)["packages"]["node_modules/is-number"]["version"] != "6.0.0"
+
+
+def _relock_fails(tmp_path, capsys, monkeypatch, packages, env=None):
+    assert lock_web(tmp_path, capsys, monkeypatch, {"is-number": "^7.0.0"})[0] == 0
+    (tmp_path / "build_files/web/pod.yaml").write_text(f"description: w\nnpm:\n  packages: {json.dumps(packages)}\n")
+    before = snapshot(tmp_path)
+    code, _, err = run_cli(tmp_path, capsys, env=env, monkeypatch=monkeypatch)
+    assert code == 1
+    assert snapshot(tmp_path) == before
+    return error_line(err)
+
+
+def test_unknown_package(tmp_path, capsys, monkeypatch):
+    line = _relock_fails(tmp_path, capsys, monkeypatch, {"no-such-package-pods-zq": "^1.0.0"})
+    assert line == ("pods: error: pod web: npm: unknown package 'no-such-package-pods-zq': "
+                    "expected a package on the default registry, found none")
+
+
+def test_version_that_does_not_exist(tmp_path, capsys, monkeypatch):
+    line = _relock_fails(tmp_path, capsys, monkeypatch, {"is-number": "^99.0.0"})
+    assert line == "pods: error: pod web: npm: is-number: expected a version matching ^99.0.0, found none on the default registry"
+
+
+def test_registry_that_does_not_answer(tmp_path, capsys, monkeypatch):
+    registry = dead_port_url() + "/"
+    line = _relock_fails(tmp_path, capsys, monkeypatch, {"is-number": "^6.0.0"},
+                         env={"PODS_NPM_REGISTRY": registry, "PODS_TIMEOUT": "5"})
+    assert line.startswith(f"pods: error: pod web: npm: {registry} did not answer (ECONNREFUSED)")

@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+
+from pods.errors import PodsError
+from pods.podspec import parse_pod_spec
+
+FILE = "build_files/demo/pod.yaml"
+
+
+def parse(text: str):
+    return parse_pod_spec(text, pod="demo", path=Path(FILE), display=FILE)
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(PodsError) as info:
+        parse(text)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{FILE}: ")
+    return message
+
+
+def test_full_spec_is_read_into_typed_fields():
+    spec = parse("""
+description: everything
+debian: {packages: [gcc, make]}
+pypi: {python: "3.13", packages: ["torch==2.15.0", "jupyterlab>=4.6,<5"]}
+npm: {packages: {"@anthropic-ai/claude-code": "^2.1.0"}}
+vendor:
+  helm:
+    version: 3.19.0
+    source: {github_release: helm/helm}
+    url: "https://example.invalid/helm-v{version}.tar.gz"
+    checksums: "https://example.invalid/helm-v{version}.tar.gz.sha256sum"
+    install: {kind: tar, bin: [linux-amd64/helm]}
+env: {CUDA_HOME: /opt/cuda}
+""")
+    assert spec.debian.packages == ("gcc", "make")
+    assert spec.pypi.python == "3.13" and spec.pypi.packages[1] == "jupyterlab>=4.6,<5"
+    assert spec.npm.packages == (("@anthropic-ai/claude-code", "^2.1.0"),)
+    assert spec.vendor[0].name == "helm" and spec.vendor[0].source == (("github_release", "helm/helm"),)
+    assert spec.env == (("CUDA_HOME", "/opt/cuda"),)
+
+
+def test_unknown_top_level_key_names_the_field():
+    assert "field pakages: unknown key" in error_of("description: x\npakages: [gcc]\n")
+
+
+def test_unknown_nested_key_names_the_dotted_field():
+    assert "field debian.pkgs: unknown key" in error_of("description: x\ndebian: {pkgs: [gcc]}\n")
+
+
+def test_wrong_type_says_expected_and_found():
+    message = error_of("description: x\nnpm: {packages: [a, b]}\n")
+    assert "field npm.packages: expected a mapping, found a list" in message
+
+
+def test_wrong_item_type_names_the_index():
+    assert "field debian.packages[1]" in error_of("description: x\ndebian: {packages: [gcc, 3]}\n")
+
+
+def test_duplicate_debian_package():
+    assert "field debian.packages: duplicate component 'gcc'" in error_of(
+        "description: x\ndebian: {packages: [gcc, make, gcc]}\n")
+
+
+def test_duplicate_pypi_requirement_after_name_normalization():
+    assert "duplicate component 'pyyaml'" in error_of(
+        "description: x\npypi: {python: '3.13', packages: [PyYAML, 'pyyaml>=6']}\n")
+
+
+def test_duplicate_yaml_key_is_not_silently_dropped():
+    message = error_of("description: x\nvendor:\n  helm: {version: '1.0', url: u, checksums: c, install: {kind: tar}}\n"
+                       "  helm: {version: '2.0', url: u, checksums: c, install: {kind: tar}}\n")
+    assert "duplicate key 'helm'" in message and "line 4" in message
+
+
+def test_missing_description_is_required():
+    assert "field description: is required" in error_of("debian: {packages: []}\n")
+
+
+def test_vendor_range_without_source_is_an_error():
+    assert "field vendor.helm.source: is required" in error_of(
+        "description: x\nvendor:\n  helm: {version: latest, url: u, checksums: c, install: {kind: tar}}\n")
+
