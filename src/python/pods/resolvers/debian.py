@@ -128,6 +128,7 @@ _CHILD_SCRIPT = r"""
 set -u
 export DEBIAN_FRONTEND=noninteractive
 echo "@@ARCH $(dpkg --print-architecture)"
+echo "@@SUITE $(. /etc/os-release && echo "$VERSION_CODENAME")"
 lock=/usr/share/pods/{parent}.lock.json
 if [ -f "$lock" ]; then echo "@@PARENTLOCK $(sha256sum < "$lock" | cut -d' ' -f1)"; fi
 fail() {{ echo "@@FAIL $1"; cat /tmp/err; exit 0; }}
@@ -194,10 +195,9 @@ def _resolve_in_parent(request: ResolveRequest) -> Resolution:
         raise ParentImageOutdated(pod, COMPONENT, f"parent image {image} was built from another build_files/{parent}/pod.lock.json "
                                   f"(expected sha256 {request.parent_lock_sha256}, found {image_lock_sha or 'no lock in the image'}); "
                                   f"rebuild it with `./pants package build_files/{parent}`")
-    root_lock = request.ancestor_locks[-1]
     closure = closure_from_index(pod, parse_print_uris(sections["URIS"][1]), sections["SHOW"][1])
     return Resolution(
-        section={"suite": root_lock["debian"]["suite"], "architecture": sections["ARCH"][0],
+        section={"suite": sections["SUITE"][0], "architecture": sections["ARCH"][0],
                  "packages": [p.as_lock() for p in closure]},
         inputs={"method": "apt-in-parent-image", "image": image},
     )

@@ -121,8 +121,8 @@ def choose(pod: str, item: VendorSpec, candidates: list[str]) -> str:
         raise pod_error(pod, f"{COMPONENT} {item.name}", str(e)) from None
     if chosen is None:
         newest = versions.highest(candidates, "latest")
-        raise pod_error(pod, f"{COMPONENT} {item.name}",
-                        f"expected a release matching {item.version}, found {'only up to ' + newest if newest else 'no releases'}")
+        found = f"none among {len(candidates)} (newest {newest})" if newest else "no releases"
+        raise pod_error(pod, f"{COMPONENT} {item.name}", f"expected a release matching {item.version}, found {found}")
     return chosen.lstrip("v")
 
 

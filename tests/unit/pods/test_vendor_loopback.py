@@ -1,0 +1,160 @@
+"""The vendor resolver against loopback servers: a GitHub-like release API with download
+files, and a container registry (distribution v2 with an anonymous bearer token)."""
+
+import hashlib
+import json
+
+from unit.pods.helpers import Route, dead_port_url, error_line, run_cli, snapshot, write_pod
+
+ARTIFACT = {v: f"helm {v} binary".encode() for v in ("3.18.4", "3.19.0", "3.19.2", "4.0.0-rc.1")}
+
+
+def github_like(server, checksum_for=lambda v: hashlib.sha256(ARTIFACT[v]).hexdigest()):
+    releases = [{"tag_name": f"v{v}", "draft": False, "prerelease": "-" in v} for v in ARTIFACT]
+    server.json("/repos/helm/helm/releases?per_page=100&page=1", releases)
+    for version, body in ARTIFACT.items():
+        name = f"helm-v{version}-linux-amd64.tar.gz"
+        server.routes[f"/dl/{name}"] = Route(200, body)
+        server.routes[f"/dl/{name}.sha256sum"] = Route(200, f"{checksum_for(version)}  {name}\n".encode())
+
+
+def helm_yaml(server, version, source="source: {github_release: helm/helm}"):
+    return f"""description: v
+vendor:
+  helm:
+    version: "{version}"
+    {source}
+    url: "{server.url}/dl/helm-v{{version}}-linux-amd64.tar.gz"
+    checksums: "{server.url}/dl/helm-v{{version}}-linux-amd64.tar.gz.sha256sum"
+    install: {{kind: tar, bin: [linux-amd64/helm]}}
+"""
+
+
+def lock(tmp_path, capsys, monkeypatch, server, version, *args):
+    write_pod(tmp_path, "tools", helm_yaml(server, version))
+    return run_cli(tmp_path, capsys, *args, env={"PODS_GITHUB_API_URL": server.url}, monkeypatch=monkeypatch)
+
+
+def locked(tmp_path):
+    return json.loads((tmp_path / "build_files/tools/pod.lock.json").read_text())["vendor"]
+
+
+def test_range_picks_the_newest_release_and_records_url_and_published_sha256(tmp_path, capsys, monkeypatch, server):
+    github_like(server)
+    assert lock(tmp_path, capsys, monkeypatch, server, "^3.18")[0] == 0
+    [entry] = locked(tmp_path)
+    assert entry["version"] == "3.19.2"
+    assert entry["url"] == f"{server.url}/dl/helm-v3.19.2-linux-amd64.tar.gz"
+    assert entry["sha256"] == hashlib.sha256(ARTIFACT["3.19.2"]).hexdigest()
+    assert entry["install"] == {"kind": "tar", "bin": ["linux-amd64/helm"]}
+
+
+def test_latest_skips_prereleases(tmp_path, capsys, monkeypatch, server):
+    github_like(server)
+    assert lock(tmp_path, capsys, monkeypatch, server, "latest")[0] == 0
+    assert locked(tmp_path)[0]["version"] == "3.19.2"
+
+
+def test_pin_that_still_satisfies_is_kept_without_asking_upstream(tmp_path, capsys, monkeypatch, server):
+    github_like(server)
+    assert lock(tmp_path, capsys, monkeypatch, server, "3.18.4")[0] == 0
+    asked = len(server.requests)
+    assert lock(tmp_path, capsys, monkeypatch, server, ">=3.18,<4")[0] == 0
+    assert locked(tmp_path)[0]["version"] == "3.18.4"
+    assert len(server.requests) == asked
+    assert lock(tmp_path, capsys, monkeypatch, server, ">=3.18,<4", "--upgrade")[0] == 0
+    assert locked(tmp_path)[0]["version"] == "3.19.2"
+
+
+def _relock_fails(tmp_path, capsys, monkeypatch, server, version, api=None, **yaml):
+    assert lock(tmp_path, capsys, monkeypatch, server, "3.18.4")[0] == 0
+    (tmp_path / "build_files/tools/pod.yaml").write_text(helm_yaml(server, version, **yaml))
+    before = snapshot(tmp_path)
+    code, _, err = run_cli(tmp_path, capsys, env={"PODS_GITHUB_API_URL": api or server.url, "PODS_TIMEOUT": "5"},
+                           monkeypatch=monkeypatch)
+    assert code == 1
+    assert snapshot(tmp_path) == before
+    return error_line(err)
+
+
+def test_sha256_mismatch(tmp_path, capsys, monkeypatch, server):
+    github_like(server, checksum_for=lambda v: "0" * 64 if v == "3.19.0" else hashlib.sha256(ARTIFACT[v]).hexdigest())
+    line = _relock_fails(tmp_path, capsys, monkeypatch, server, "3.19.0")
+    actual = hashlib.sha256(ARTIFACT["3.19.0"]).hexdigest()
+    assert line == (f"pods: error: pod tools: vendor helm: sha256 mismatch for {server.url}/dl/helm-v3.19.0-linux-amd64.tar.gz: "
+                    f"expected {'0' * 64} (published checksum), found {actual}")
+
+
+def test_version_that_does_not_exist(tmp_path, capsys, monkeypatch, server):
+    github_like(server)
+    line = _relock_fails(tmp_path, capsys, monkeypatch, server, "^5.0")
+    releases = len([v for v in ARTIFACT if "-" not in v])  # pre-releases are never candidates
+    assert line == f"pods: error: pod tools: vendor helm: expected a release matching ^5.0, found none among {releases} (newest v3.19.2)"
+
+
+def test_exact_version_with_no_download(tmp_path, capsys, monkeypatch, server):
+    github_like(server)
+    line = _relock_fails(tmp_path, capsys, monkeypatch, server, "3.17.0", source="")
+    assert line == (f"pods: error: pod tools: vendor helm: expected {server.url}/dl/helm-v3.17.0-linux-amd64.tar.gz.sha256sum "
+                    "to exist (version 3.17.0), found HTTP 404")
+
+
+def test_upstream_that_does_not_answer(tmp_path, capsys, monkeypatch, server):
+    github_like(server)
+    dead = dead_port_url()
+    line = _relock_fails(tmp_path, capsys, monkeypatch, server, ">=3.19", api=dead)
+    assert line.startswith(f"pods: error: pod tools: vendor helm: upstream did not answer: {dead}/repos/helm/helm/releases")
+    assert "Connection refused" in line
+
+
+# --- container registry --------------------------------------------------------------
+
+MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}).encode()
+
+
+def registry_like(server, claimed_digest=None):
+    """Tags and manifests behind an anonymous token, as public registries serve them."""
+    token = "loopback-token"
+    digest = claimed_digest or "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
+
+    def guarded(route):
+        def answer(headers):
+            if headers.get("Authorization") != f"Bearer {token}":
+                return Route(401, b"{}", {"WWW-Authenticate": f'Bearer realm="{server.url}/token",service="loopback",scope="repository:actions/runner:pull"'})
+            return route
+        return answer
+
+    server.routes["/token?service=loopback&scope=repository:actions/runner:pull"] = Route(200, json.dumps({"token": token}).encode())
+    server.routes["/v2/actions/runner/tags/list"] = guarded(Route(200, json.dumps({"name": "actions/runner", "tags": ["2.320.0", "2.321.0", "latest"]}).encode()))
+    server.routes["/v2/actions/runner/manifests/2.321.0"] = guarded(Route(200, MANIFEST, {"Docker-Content-Digest": digest}))
+
+
+def runner_yaml(server):
+    return f"""description: r
+vendor:
+  runner:
+    version: "^2.320"
+    source: {{oci_tags: {server.netloc}/actions/runner}}
+    url: "{server.netloc}/actions/runner:{{version}}"
+    install: {{kind: image}}
+"""
+
+
+def test_registry_tag_range_pins_the_manifest_digest(tmp_path, capsys, monkeypatch, server):
+    registry_like(server)
+    write_pod(tmp_path, "runner", runner_yaml(server))
+    assert run_cli(tmp_path, capsys, monkeypatch=monkeypatch)[0] == 0
+    [entry] = json.loads((tmp_path / "build_files/runner/pod.lock.json").read_text())["vendor"]
+    assert entry["version"] == "2.321.0"
+    assert entry["url"] == f"{server.netloc}/actions/runner:2.321.0"
+    assert entry["sha256"] == hashlib.sha256(MANIFEST).hexdigest()
+
+
+def test_registry_digest_mismatch(tmp_path, capsys, monkeypatch, server):
+    registry_like(server, claimed_digest="sha256:" + "f" * 64)
+    write_pod(tmp_path, "runner", runner_yaml(server))
+    before = snapshot(tmp_path)
+    code, _, err = run_cli(tmp_path, capsys, monkeypatch=monkeypatch)
+    assert code == 1 and snapshot(tmp_path) == before
+    assert error_line(err) == (f"pods: error: pod runner: vendor runner: sha256 mismatch for {server.netloc}/actions/runner:2.321.0: "
+                               f"expected {'f' * 64} (registry digest), found {hashlib.sha256(MANIFEST).hexdigest()}")
