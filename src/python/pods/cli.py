@@ -9,7 +9,7 @@ from pathlib import Path
 from pods import lockfile
 from pods.errors import PodsError
 from pods.graph import load_graph
-from pods.locker import check_names, load_specs, lock_pods
+from pods.locker import check_names, derived_files_stale, load_specs, lock_pods
 from pods.settings import load_settings
 
 
@@ -35,7 +35,9 @@ def check(args: argparse.Namespace) -> int:
     graph = load_graph(settings.repo)
     check_names(graph, args.pods)
     load_specs(settings, graph)  # an invalid pod.yaml fails the check too
-    stale = lockfile.stale_locks(settings.repo, graph, args.pods or None)
+    texts = {pod: lockfile.read_bytes(lockfile.lock_path(settings.repo, pod)) for pod in graph.pods}
+    stale = lockfile.stale_locks(settings.repo, graph, args.pods or None,
+                                 extra=lambda pod: derived_files_stale(settings, graph, pod, texts))
     for item in stale:
         print(f"stale: {item}")
     if stale:

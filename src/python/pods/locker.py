@@ -79,7 +79,8 @@ def lock_pods(settings: Settings, graph: PodGraph, pods: list[str], upgrade: boo
         parent = graph.parent_of(pod)
         pod_yaml = lockfile.yaml_path(repo, pod).read_bytes()
         reason = lockfile.why_stale(pod, parent, pod_yaml, texts[pod],
-                                    None if parent is None else texts[parent], parent in stale)
+                                    None if parent is None else texts[parent], parent in stale) \
+            or derived_files_stale(settings, graph, pod, texts)
         if reason:
             stale.add(pod)
         if pod not in targets:
@@ -127,6 +128,18 @@ def lock_pods(settings: Settings, graph: PodGraph, pods: list[str], upgrade: boo
         run.files.append((lockfile.lock_path(repo, pod), text))
         run.files.extend((repo / BUILD_FILES / pod / name, content) for name, content in extra)
     return run
+
+
+def derived_files_stale(settings: Settings, graph: PodGraph, pod: str, texts: dict[str, bytes | None]) -> str | None:
+    """Why the files derived from a pod's fresh lock (pixi) need writing again, if they do."""
+    if not pixi.wanted(settings, pod) or texts[pod] is None:
+        return None
+    parse = lambda p: lockfile.parse_lock(texts[p], f"{BUILD_FILES}/{p}/{lockfile.LOCK_NAME}")  # noqa: E731
+    try:
+        ancestors = tuple(parse(a) for a in graph.ancestors(pod))
+        return pixi.why_stale(settings, pod, settings.repo / BUILD_FILES / pod, parse(pod), ancestors)
+    except (PodsError, KeyError, TypeError) as e:
+        return f"its pixi files cannot be checked: {e}"
 
 
 def _previous(text: bytes | None, pod: str, parent: str | None) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from pods.errors import PodsError
 from pods.graph import BUILD_FILES, PodGraph
@@ -101,10 +101,12 @@ def read_bytes(path: Path) -> bytes | None:
         return None
 
 
-def stale_locks(repo: Path, graph: PodGraph, pods: Iterable[str] | None = None) -> list[Staleness]:
+def stale_locks(repo: Path, graph: PodGraph, pods: Iterable[str] | None = None,
+                extra: Callable[[str], str | None] = lambda pod: None) -> list[Staleness]:
     """Every pod whose lock does not match its pod.yaml and parent lock: hashes only, offline.
 
     A pod under a stale parent is stale too: re-locking the parent will change its hash.
+    `extra(pod)` adds a reason for files derived from a fresh lock (pixi).
     """
     wanted = set(graph.pods if pods is None else pods)
     out: list[Staleness] = []
@@ -117,7 +119,7 @@ def stale_locks(repo: Path, graph: PodGraph, pods: Iterable[str] | None = None) 
             lock=read_bytes(lock_path(repo, pod)),
             parent_lock=None if parent is None else read_bytes(lock_path(repo, parent)),
             parent_stale=parent in stale,
-        )
+        ) or extra(pod)
         if reason:
             stale.add(pod)
             if pod in wanted:

@@ -26,6 +26,7 @@ class Settings:
     ca_bundle: str | None  # PEM bundle for a TLS-intercepting proxy
     github_api_url: str  # vendor `github_release` sources
     conda_channel: str  # what pixi.toml and pixi.lock name as the conda channel
+    pixi_pods: tuple[str, ...]  # pods that also get pixi.toml and pixi.lock
     timeout: float  # seconds before an upstream that does not answer is an error
 
 
@@ -54,6 +55,7 @@ def load_settings(repo: Path | None = None, env: Mapping[str, str] | None = None
         npm_registry=env.get("PODS_NPM_REGISTRY") or None,
         ca_bundle=ca or None,
         github_api_url=env.get("PODS_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
-        conda_channel=env.get("PODS_CONDA_CHANNEL", "conda-forge"),
+        conda_channel=env.get("PODS_CONDA_CHANNEL", "https://conda.anaconda.org/conda-forge/"),
+        pixi_pods=tuple(p.strip() for p in env.get("PODS_PIXI_PODS", "nvidia-python,jupyter").split(",") if p.strip()),
         timeout=float(env.get("PODS_TIMEOUT", "60")),
     )
