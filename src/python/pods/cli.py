@@ -18,10 +18,16 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     lock = sub.add_parser("lock", help="resolve pod.yaml files into pod.lock.json files")
     lock.add_argument("pods", nargs="*", metavar="POD", help="pods to lock (default: every pod)")
-    lock.add_argument("--check", action="store_true",
-                      help="write nothing; exit 1 naming every stale lock (offline, hashes only)")
-    lock.add_argument("--upgrade", action="store_true",
-                      help="move pins forward instead of keeping the ones that still satisfy pod.yaml")
+    lock.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 naming every stale lock (offline, hashes only)",
+    )
+    lock.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="move pins forward instead of keeping the ones that still satisfy pod.yaml",
+    )
     lock.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
     return p
 
@@ -36,12 +42,19 @@ def check(args: argparse.Namespace) -> int:
     check_names(graph, args.pods)
     load_specs(settings, graph)  # an invalid pod.yaml fails the check too
     texts = {pod: lockfile.read_bytes(lockfile.lock_path(settings.repo, pod)) for pod in graph.pods}
-    stale = lockfile.stale_locks(settings.repo, graph, args.pods or None,
-                                 extra=lambda pod: derived_files_stale(settings, graph, pod, texts))
+    stale = lockfile.stale_locks(
+        settings.repo,
+        graph,
+        args.pods or None,
+        extra=lambda pod: derived_files_stale(settings, graph, pod, texts),
+    )
     for item in stale:
         print(f"stale: {item}")
     if stale:
-        print(f"{len(stale)} stale lock(s): run `./pants run src/python/pods:pods -- lock {' '.join(s.pod for s in stale)}`")
+        print(
+            f"{len(stale)} stale lock(s): run "
+            f"`./pants run src/python/pods:pods -- lock {' '.join(s.pod for s in stale)}`"
+        )
         return 1
     print(f"{len(args.pods or graph.pods)} lock(s) up to date")
     return 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from pods.errors import PodsError
 
@@ -18,11 +18,15 @@ class Result:
 
 def engine(settings_engine: str, args: Sequence[str], timeout: float, input: str | None = None) -> Result:
     try:
-        proc = subprocess.run([settings_engine, *args], input=input, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [settings_engine, *args], input=input, capture_output=True, text=True, timeout=timeout
+        )
     except FileNotFoundError:
         raise PodsError(settings_engine, "the container engine wrapper is missing") from None
     except subprocess.TimeoutExpired:
-        raise PodsError(settings_engine, f"`{' '.join(args[:2])}` did not finish within {timeout:.0f} s") from None
+        raise PodsError(
+            settings_engine, f"`{' '.join(args[:2])}` did not finish within {timeout:.0f} s"
+        ) from None
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -6,8 +6,8 @@ import hashlib
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 
 class Unreachable(Exception):
@@ -42,8 +42,13 @@ def _open(url: str, headers: Mapping[str, str], timeout: float, ca_bundle: str |
         raise Unreachable(f"{url}: {reason}") from None
 
 
-def get(url: str, timeout: float, ca_bundle: str | None = None, headers: Mapping[str, str] | None = None,
-        limit: int = 16 << 20) -> Response:
+def get(
+    url: str,
+    timeout: float,
+    ca_bundle: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    limit: int = 16 << 20,
+) -> Response:
     """A small document (release list, checksum file, manifest); bounded to `limit` bytes."""
     with _open(url, headers or {}, timeout, ca_bundle) as response:
         try:

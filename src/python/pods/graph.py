@@ -54,7 +54,10 @@ def parent_from_containerfile(text: str, file: str) -> str | None:
         if m:
             parent, target = m.groups()
             if parent != target:
-                raise PodsError(file, f"ARG BASE_IMAGE: expected build_files/<pod>:<pod>, found build_files/{parent}:{target}")
+                raise PodsError(
+                    file,
+                    f"ARG BASE_IMAGE: expected build_files/<pod>:<pod>, found build_files/{parent}:{target}",
+                )
             parents.append(parent)
     if len(parents) > 1:
         raise PodsError(file, f"ARG BASE_IMAGE: expected one line, found {len(parents)}")
@@ -69,7 +72,9 @@ def load_graph(repo: Path) -> PodGraph:
         containerfile = pod_yaml.parent / "Containerfile"
         shown = f"{BUILD_FILES}/{pod}/Containerfile"
         if not containerfile.is_file():
-            raise PodsError(shown, "missing; every pod with a pod.yaml needs one (its parent is read from it)")
+            raise PodsError(
+                shown, "missing; every pod with a pod.yaml needs one (its parent is read from it)"
+            )
         parents[pod] = parent_from_containerfile(containerfile.read_text(), shown)
     for pod, parent in sorted(parents.items()):
         if parent is not None and parent not in parents:
@@ -82,7 +87,7 @@ def load_graph(repo: Path) -> PodGraph:
         parent = parents[pod]
         while parent is not None:
             if parent in chain:
-                cycle = " -> ".join(chain[chain.index(parent):] + [parent])
+                cycle = " -> ".join(chain[chain.index(parent) :] + [parent])
                 raise PodsError(f"{BUILD_FILES}/{pod}/Containerfile", f"ARG BASE_IMAGE: parent cycle {cycle}")
             chain.append(parent)
             parent = parents[parent]

@@ -9,15 +9,16 @@ user can build them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pods import lockfile, pixi
 from pods.errors import PodsError
 from pods.graph import BUILD_FILES, PodGraph
 from pods.podspec import PodSpec, load_pod_spec
-from pods.resolvers import ParentImageOutdated, ResolveRequest, Resolver, all_resolvers
+from pods.resolvers import ParentImageOutdated, Resolver, ResolveRequest, all_resolvers
 from pods.settings import Settings
 
 
@@ -45,7 +46,9 @@ def check_names(graph: PodGraph, pods: list[str]) -> None:
             raise PodsError(f"pod {pod}", f"unknown pod: expected one of {', '.join(graph.pods)}")
 
 
-def resolve_pod(request: ResolveRequest, resolvers: dict[str, Resolver]) -> tuple[dict[str, Any], dict[str, Any]]:
+def resolve_pod(
+    request: ResolveRequest, resolvers: dict[str, Resolver]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(sections, resolver inputs) for one pod; pure apart from what the resolvers ask upstream."""
     sections: dict[str, Any] = {}
     inputs: dict[str, Any] = {}
@@ -60,9 +63,14 @@ def resolve_pod(request: ResolveRequest, resolvers: dict[str, Resolver]) -> tupl
     return sections, inputs
 
 
-def lock_pods(settings: Settings, graph: PodGraph, pods: list[str], upgrade: bool,
-              resolvers: dict[str, Resolver] | None = None,
-              say: Callable[[str], None] = lambda line: None) -> LockRun:
+def lock_pods(
+    settings: Settings,
+    graph: PodGraph,
+    pods: list[str],
+    upgrade: bool,
+    resolvers: dict[str, Resolver] | None = None,
+    say: Callable[[str], None] = lambda line: None,
+) -> LockRun:
     """Resolve every named pod (all when `pods` is empty) that is stale, or every one with `upgrade`."""
     resolvers = all_resolvers() if resolvers is None else resolvers
     repo = settings.repo
@@ -70,7 +78,9 @@ def lock_pods(settings: Settings, graph: PodGraph, pods: list[str], upgrade: boo
     targets = set(pods or graph.pods)
     specs = load_specs(settings, graph)
     # The lock text of every pod as this run leaves it: on disk, or newly resolved.
-    texts: dict[str, bytes | None] = {pod: lockfile.read_bytes(lockfile.lock_path(repo, pod)) for pod in graph.pods}
+    texts: dict[str, bytes | None] = {
+        pod: lockfile.read_bytes(lockfile.lock_path(repo, pod)) for pod in graph.pods
+    }
     changed: set[str] = set()
     blocked: set[str] = set()
     run = LockRun()
@@ -78,9 +88,9 @@ def lock_pods(settings: Settings, graph: PodGraph, pods: list[str], upgrade: boo
     for pod in graph.topological():
         parent = graph.parent_of(pod)
         pod_yaml = lockfile.yaml_path(repo, pod).read_bytes()
-        reason = lockfile.why_stale(pod, parent, pod_yaml, texts[pod],
-                                    None if parent is None else texts[parent], parent in stale) \
-            or derived_files_stale(settings, graph, pod, texts)
+        reason = lockfile.why_stale(
+            pod, parent, pod_yaml, texts[pod], None if parent is None else texts[parent], parent in stale
+        ) or derived_files_stale(settings, graph, pod, texts)
         if reason:
             stale.add(pod)
         if pod not in targets:
@@ -93,15 +103,21 @@ def lock_pods(settings: Settings, graph: PodGraph, pods: list[str], upgrade: boo
             run.unchanged.append(pod)
             continue
         if parent in stale:
-            raise PodsError(f"pod {pod}", f"its parent {parent} is stale; lock both: `pods lock {parent} {pod}`")
+            raise PodsError(
+                f"pod {pod}", f"its parent {parent} is stale; lock both: `pods lock {parent} {pod}`"
+            )
         if parent is not None and texts[parent] is None:
-            raise PodsError(f"pod {pod}", f"parent {parent} has no {lockfile.LOCK_NAME}; lock it first: `pods lock {parent}`")
+            raise PodsError(
+                f"pod {pod}",
+                f"parent {parent} has no {lockfile.LOCK_NAME}; lock it first: `pods lock {parent}`",
+            )
         say(f"resolving {pod}" + (f" ({reason})" if reason else " (upgrade)"))
         request = ResolveRequest(
             spec=specs[pod],
             parent=parent,
             ancestor_locks=tuple(
-                lockfile.parse_lock(texts[a], f"{BUILD_FILES}/{a}/{lockfile.LOCK_NAME}") for a in graph.ancestors(pod)
+                lockfile.parse_lock(texts[a], f"{BUILD_FILES}/{a}/{lockfile.LOCK_NAME}")
+                for a in graph.ancestors(pod)
             ),
             parent_lock_sha256=None if parent is None else lockfile.sha256_bytes(texts[parent]),
             previous=_previous(texts[pod], pod, parent),
@@ -116,8 +132,9 @@ def lock_pods(settings: Settings, graph: PodGraph, pods: list[str], upgrade: boo
             blocked.add(pod)
             run.deferred.append((pod, str(e)))
             continue
-        lock = lockfile.make_lock(pod, parent, pod_yaml,
-                                  None if parent is None else texts[parent], inputs, sections)
+        lock = lockfile.make_lock(
+            pod, parent, pod_yaml, None if parent is None else texts[parent], inputs, sections
+        )
         text = lockfile.dumps(lock)
         extra = pixi.files_for(settings, pod, lock, request.ancestor_locks)
         stale.discard(pod)
@@ -130,7 +147,9 @@ def lock_pods(settings: Settings, graph: PodGraph, pods: list[str], upgrade: boo
     return run
 
 
-def derived_files_stale(settings: Settings, graph: PodGraph, pod: str, texts: dict[str, bytes | None]) -> str | None:
+def derived_files_stale(
+    settings: Settings, graph: PodGraph, pod: str, texts: dict[str, bytes | None]
+) -> str | None:
     """Why the files derived from a pod's fresh lock (pixi) need writing again, if they do."""
     if not pixi.wanted(settings, pod) or texts[pod] is None:
         return None

@@ -6,9 +6,10 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pods.errors import PodsError
 from pods.graph import BUILD_FILES, PodGraph
@@ -34,8 +35,14 @@ def dumps(lock: dict[str, Any]) -> str:
     return json.dumps(lock, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def make_lock(pod: str, parent: str | None, pod_yaml: bytes, parent_lock: bytes | None,
-              resolver_inputs: dict[str, Any], sections: dict[str, Any]) -> dict[str, Any]:
+def make_lock(
+    pod: str,
+    parent: str | None,
+    pod_yaml: bytes,
+    parent_lock: bytes | None,
+    resolver_inputs: dict[str, Any],
+    sections: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "pod": pod,
@@ -101,8 +108,12 @@ def read_bytes(path: Path) -> bytes | None:
         return None
 
 
-def stale_locks(repo: Path, graph: PodGraph, pods: Iterable[str] | None = None,
-                extra: Callable[[str], str | None] = lambda pod: None) -> list[Staleness]:
+def stale_locks(
+    repo: Path,
+    graph: PodGraph,
+    pods: Iterable[str] | None = None,
+    extra: Callable[[str], str | None] = lambda pod: None,
+) -> list[Staleness]:
     """Every pod whose lock does not match its pod.yaml and parent lock: hashes only, offline.
 
     A pod under a stale parent is stale too: re-locking the parent will change its hash.
@@ -114,7 +125,8 @@ def stale_locks(repo: Path, graph: PodGraph, pods: Iterable[str] | None = None,
     for pod in graph.topological():
         parent = graph.parent_of(pod)
         reason = why_stale(
-            pod, parent,
+            pod,
+            parent,
             pod_yaml=yaml_path(repo, pod).read_bytes(),
             lock=read_bytes(lock_path(repo, pod)),
             parent_lock=None if parent is None else read_bytes(lock_path(repo, parent)),
@@ -127,8 +139,14 @@ def stale_locks(repo: Path, graph: PodGraph, pods: Iterable[str] | None = None,
     return out
 
 
-def why_stale(pod: str, parent: str | None, pod_yaml: bytes, lock: bytes | None,
-              parent_lock: bytes | None, parent_stale: bool) -> str | None:
+def why_stale(
+    pod: str,
+    parent: str | None,
+    pod_yaml: bytes,
+    lock: bytes | None,
+    parent_lock: bytes | None,
+    parent_stale: bool,
+) -> str | None:
     """Why a lock no longer matches its inputs, or None when it does. Pure: bytes in."""
     display = f"{BUILD_FILES}/{pod}/{LOCK_NAME}"
     if lock is None:
@@ -139,12 +157,18 @@ def why_stale(pod: str, parent: str | None, pod_yaml: bytes, lock: bytes | None,
         return str(e)
     inputs = data.get("inputs") or {}
     if data.get("pod") != pod or data.get("parent") != parent:
-        return (f"{display} is for pod {data.get('pod')!r} with parent {data.get('parent')!r}, "
-                f"expected {pod!r} with parent {parent!r}")
+        return (
+            f"{display} is for pod {data.get('pod')!r} with parent {data.get('parent')!r}, "
+            f"expected {pod!r} with parent {parent!r}"
+        )
     if inputs.get("pod_yaml_sha256") != sha256_bytes(pod_yaml):
         return f"{BUILD_FILES}/{pod}/pod.yaml changed after its lock"
     if parent is None:
-        return None if inputs.get("parent_lock_sha256") is None else f"{display} records a parent lock, but {pod} has no parent"
+        return (
+            None
+            if inputs.get("parent_lock_sha256") is None
+            else f"{display} records a parent lock, but {pod} has no parent"
+        )
     if parent_stale:
         return f"its parent {parent} is stale"
     if parent_lock is None or inputs.get("parent_lock_sha256") != sha256_bytes(parent_lock):

@@ -46,7 +46,9 @@ def wanted(settings: Settings, pod: str) -> bool:
     return pod in settings.pixi_pods
 
 
-def environment(lock: dict[str, Any], ancestor_locks: tuple[dict[str, Any], ...]) -> dict[str, dict[str, Any]]:
+def environment(
+    lock: dict[str, Any], ancestor_locks: tuple[dict[str, Any], ...]
+) -> dict[str, dict[str, Any]]:
     """name -> locked package, for the pod's whole Python environment (ancestors' and its own)."""
     packages: dict[str, dict[str, Any]] = {}
     for each in (*reversed(ancestor_locks), lock):
@@ -55,22 +57,27 @@ def environment(lock: dict[str, Any], ancestor_locks: tuple[dict[str, Any], ...]
     return dict(sorted(packages.items()))
 
 
-def files_for(settings: Settings, pod: str, lock: dict[str, Any],
-              ancestor_locks: tuple[dict[str, Any], ...]) -> list[tuple[str, str]]:
+def files_for(
+    settings: Settings, pod: str, lock: dict[str, Any], ancestor_locks: tuple[dict[str, Any], ...]
+) -> list[tuple[str, str]]:
     """[(file name, text)] to write beside the pod's lock: none unless the pod is a pixi pod."""
     if not wanted(settings, pod):
         return []
     packages = environment(lock, ancestor_locks)
     python = (lock.get("pypi") or {}).get("python") or next(
-        ((a.get("pypi") or {}).get("python") for a in ancestor_locks if a.get("pypi")), None)
+        ((a.get("pypi") or {}).get("python") for a in ancestor_locks if a.get("pypi")), None
+    )
     if not packages or not python:
         return []
     artifacts = platform_artifacts(settings, pod, python, packages)
-    return [("pixi.toml", render_pixi_toml(pod, python, packages, settings.conda_channel)),
-            ("pixi.lock", render_pixi_lock(artifacts, settings.conda_channel))]
+    return [
+        ("pixi.toml", render_pixi_toml(pod, python, packages, settings.conda_channel)),
+        ("pixi.lock", render_pixi_lock(artifacts, settings.conda_channel)),
+    ]
 
 
 # --- pure rendering ------------------------------------------------------------------------
+
 
 def _toml_string(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
@@ -89,7 +96,10 @@ def render_pixi_toml(pod: str, python: str, packages: dict[str, dict[str, Any]],
         f"python = {_toml_string(python + '.*')}",
         "",
         "[pypi-dependencies]",
-        *(f"{name} = {_toml_string('==' + package['version'])}" for name, package in sorted(packages.items())),
+        *(
+            f"{name} = {_toml_string('==' + package['version'])}"
+            for name, package in sorted(packages.items())
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -139,26 +149,53 @@ def read_pixi_lock(path: Path) -> dict[str, tuple[str, str | None]]:
     out = {}
     for package in env.pypi_packages().get(PLATFORM, []):
         hashes = package.hashes
-        out[normalize_pypi_name(package.name)] = (str(package.version), hashes.sha256.hex() if hashes and hashes.sha256 else None)
+        out[normalize_pypi_name(package.name)] = (
+            str(package.version),
+            hashes.sha256.hex() if hashes and hashes.sha256 else None,
+        )
     return out
 
 
 # --- the one network step: which file uv picks for our platform ---------------------------
 
-def platform_artifacts(settings: Settings, pod: str, python: str, packages: dict[str, dict[str, Any]]) -> list[Artifact]:
+
+def platform_artifacts(
+    settings: Settings, pod: str, python: str, packages: dict[str, dict[str, Any]]
+) -> list[Artifact]:
     """For exactly the locked versions, the wheel uv picks for the pods' platform."""
     from pods.resolvers.pypi import PYTHON_PLATFORM, isolated_env, uv_binary
 
     with tempfile.TemporaryDirectory(prefix="pods-pixi-") as tmp:
         folder = Path(tmp)
         (folder / "pins.txt").write_text("".join(f"{n}=={p['version']}\n" for n, p in packages.items()))
-        argv = [uv_binary(), "pip", "compile", "pins.txt", "--no-deps", "--format", "pylock.toml",
-                "--output-file", "pylock.toml", "--quiet", "--no-config", "--python-version", python,
-                "--python-platform", PYTHON_PLATFORM, "--native-tls"]
+        argv = [
+            uv_binary(),
+            "pip",
+            "compile",
+            "pins.txt",
+            "--no-deps",
+            "--format",
+            "pylock.toml",
+            "--output-file",
+            "pylock.toml",
+            "--quiet",
+            "--no-config",
+            "--python-version",
+            python,
+            "--python-platform",
+            PYTHON_PLATFORM,
+            "--native-tls",
+        ]
         if settings.pypi_index_url:
             argv += ["--index-url", settings.pypi_index_url]
-        proc = subprocess.run(argv, cwd=folder, env=isolated_env(settings), capture_output=True, text=True,
-                              timeout=settings.timeout * 10)
+        proc = subprocess.run(
+            argv,
+            cwd=folder,
+            env=isolated_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=settings.timeout * 10,
+        )
         if proc.returncode != 0:
             raise pod_error(pod, COMPONENT, " ".join(proc.stderr.split()) or "uv failed with no message")
         doc = tomllib.loads((folder / "pylock.toml").read_text())
@@ -167,19 +204,29 @@ def platform_artifacts(settings: Settings, pod: str, python: str, packages: dict
         name = normalize_pypi_name(entry["name"])
         files = entry.get("wheels") or ([entry["sdist"]] if entry.get("sdist") else [])
         if not files:
-            raise pod_error(pod, COMPONENT, f"{name} {entry['version']}: expected a wheel or sdist, found none")
+            raise pod_error(
+                pod, COMPONENT, f"{name} {entry['version']}: expected a wheel or sdist, found none"
+            )
         chosen = files[0]
         filename = chosen.get("name") or chosen["url"].rsplit("/", 1)[-1]
         sha256 = chosen["hashes"]["sha256"]
         if f"sha256:{sha256}" not in packages[name]["hashes"]:
-            raise pod_error(pod, COMPONENT, f"{name}: expected {filename} to be one of the locked hashes, found sha256:{sha256}")
+            raise pod_error(
+                pod,
+                COMPONENT,
+                f"{name}: expected {filename} to be one of the locked hashes, found sha256:{sha256}",
+            )
         artifacts.append(Artifact(name, entry["version"], filename, sha256))
     return artifacts
 
 
-
-def why_stale(settings: Settings, pod: str, folder: Path, lock: dict[str, Any],
-              ancestor_locks: tuple[dict[str, Any], ...]) -> str | None:
+def why_stale(
+    settings: Settings,
+    pod: str,
+    folder: Path,
+    lock: dict[str, Any],
+    ancestor_locks: tuple[dict[str, Any], ...],
+) -> str | None:
     """Offline: do pixi.toml and pixi.lock still describe the environment the locks hold?"""
     if not wanted(settings, pod):
         return None
@@ -195,8 +242,12 @@ def why_stale(settings: Settings, pod: str, folder: Path, lock: dict[str, Any],
         return f"build_files/{pod}/pixi.lock does not name exactly the locked PyPI packages"
     for name, (_, sha256) in described.items():
         if f"sha256:{sha256}" not in packages[name]["hashes"]:
-            return f"build_files/{pod}/pixi.lock: {name} has sha256 {sha256}, expected one of the locked hashes"
-    python = next((each.get("pypi") or {}).get("python") for each in (lock, *ancestor_locks) if each.get("pypi"))
+            return (
+                f"build_files/{pod}/pixi.lock: {name} has sha256 {sha256}, expected one of the locked hashes"
+            )
+    python = next(
+        (each.get("pypi") or {}).get("python") for each in (lock, *ancestor_locks) if each.get("pypi")
+    )
     if (folder / "pixi.toml").read_text() != render_pixi_toml(pod, python, packages, settings.conda_channel):
         return f"build_files/{pod}/pixi.toml does not match the locks"
     return None

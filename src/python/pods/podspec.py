@@ -7,9 +7,10 @@ Every problem is one PodsError naming the file and the field, e.g.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -65,9 +66,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen[key] = key_node
     return loader.construct_mapping(node, deep=deep)
 
@@ -121,7 +120,7 @@ class _Fields:
             raise self.error(field, "expected a non-empty string, found an empty one")
         return value
 
-    def sub(self, field: str, required: bool = False) -> "_Fields | None":
+    def sub(self, field: str, required: bool = False) -> _Fields | None:
         value = self.get(field, dict, required)
         return None if value is None else _Fields(self.file, f"{self.prefix}{field}.", value)
 
@@ -154,7 +153,11 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 def _found(value: Any) -> str:
     if value is None:
         return "nothing (null)"
-    return f"{_kind_name(type(value))} ({value!r})" if not isinstance(value, (dict, list)) else _kind_name(type(value))
+    return (
+        f"{_kind_name(type(value))} ({value!r})"
+        if not isinstance(value, (dict, list))
+        else _kind_name(type(value))
+    )
 
 
 def _duplicates(items: list[str]) -> list[str]:
@@ -224,7 +227,7 @@ def _pypi(top: _Fields) -> PypiSpec | None:
     f.only("python", "packages")
     python = f.string("python", required=True)
     if not _PYTHON_VERSION.match(python):
-        raise f.error("python", f"expected a Python version like \"3.13\", found {python!r}")
+        raise f.error("python", f'expected a Python version like "3.13", found {python!r}')
     packages = f.string_list("packages", "a PEP 508 requirement")
     names = []
     for i, req in enumerate(packages):
@@ -273,8 +276,11 @@ def _vendor(top: _Fields) -> tuple[VendorSpec, ...]:
         kind = install.get("kind")
         if not isinstance(kind, str):
             raise item.error("install.kind", f"expected a string, found {_found(kind)}")
-        out.append(VendorSpec(name=name, version=version, source=pairs, url=url,
-                              checksums=checksums or "", install=install))
+        out.append(
+            VendorSpec(
+                name=name, version=version, source=pairs, url=url, checksums=checksums or "", install=install
+            )
+        )
     return tuple(out)
 
 

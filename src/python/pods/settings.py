@@ -8,9 +8,9 @@ it, e.g. to point a test at a loopback server.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from pods.errors import PodsError
 
@@ -35,7 +35,11 @@ def find_repo(start: Path) -> Path:
     for folder in (start, *start.parents):
         if (folder / "pants.toml").is_file() and (folder / "build_files").is_dir():
             return folder
-    raise PodsError(str(start), "not inside the pods repo (no pants.toml with build_files/ above it); run from the repo or pass --repo")
+    raise PodsError(
+        str(start),
+        "not inside the pods repo (no pants.toml with build_files/ above it); "
+        "run from the repo or pass --repo",
+    )
 
 
 def load_settings(repo: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +60,8 @@ def load_settings(repo: Path | None = None, env: Mapping[str, str] | None = None
         ca_bundle=ca or None,
         github_api_url=env.get("PODS_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
         conda_channel=env.get("PODS_CONDA_CHANNEL", "https://conda.anaconda.org/conda-forge/"),
-        pixi_pods=tuple(p.strip() for p in env.get("PODS_PIXI_PODS", "nvidia-python,jupyter").split(",") if p.strip()),
+        pixi_pods=tuple(
+            p.strip() for p in env.get("PODS_PIXI_PODS", "nvidia-python,jupyter").split(",") if p.strip()
+        ),
         timeout=float(env.get("PODS_TIMEOUT", "60")),
     )

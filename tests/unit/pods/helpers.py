@@ -5,9 +5,9 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from pods.cli import main
 from pods.settings import Settings, load_settings
@@ -32,11 +32,16 @@ def settings_for(repo: Path, **env: str) -> Settings:
 
 def snapshot(repo: Path) -> dict[str, tuple[bytes, int]]:
     """Every file under build_files/ with its bytes and mtime: what "unchanged" means."""
-    return {str(p.relative_to(repo)): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted((repo / "build_files").rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(repo)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted((repo / "build_files").rglob("*"))
+        if p.is_file()
+    }
 
 
-def run_cli(repo: Path, capsys, *args: str, env: dict[str, str] | None = None, monkeypatch=None) -> tuple[int, str, str]:
+def run_cli(
+    repo: Path, capsys, *args: str, env: dict[str, str] | None = None, monkeypatch=None
+) -> tuple[int, str, str]:
     if monkeypatch is not None:
         monkeypatch.setenv("PODS_ENGINE_WRAPPER", str(ENGINE))
         for key, value in (env or {}).items():
@@ -88,7 +93,9 @@ class LoopbackServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -99,9 +106,11 @@ class LoopbackServer:
         return f"127.0.0.1:{self.httpd.server_address[1]}"
 
     def json(self, path: str, doc, **headers: str) -> None:
-        self.routes[path] = Route(200, json.dumps(doc).encode(), {"Content-Type": "application/json", **headers})
+        self.routes[path] = Route(
+            200, json.dumps(doc).encode(), {"Content-Type": "application/json", **headers}
+        )
 
-    def __enter__(self) -> "LoopbackServer":
+    def __enter__(self) -> LoopbackServer:
         self.thread.start()
         return self
 

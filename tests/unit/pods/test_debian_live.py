@@ -30,7 +30,9 @@ def family(tmp_path, capsys, monkeypatch):
     context = tmp_path / "context"
     context.mkdir()
     (context / "root.lock.json").write_bytes((tmp_path / "build_files/root/pod.lock.json").read_bytes())
-    (context / "Containerfile").write_text(f"FROM {ROOTFS_IMAGE}\nCOPY root.lock.json /usr/share/pods/root.lock.json\n")
+    (context / "Containerfile").write_text(
+        f"FROM {ROOTFS_IMAGE}\nCOPY root.lock.json /usr/share/pods/root.lock.json\n"
+    )
     engine("build", "-q", "-t", image, str(context))
     monkeypatch.setenv("PODS_PARENT_IMAGE", tag)
     try:
@@ -59,18 +61,24 @@ def test_closure_is_what_apt_adds_on_top_of_the_parent_with_hashes(family, capsy
 def test_unknown_package(family, capsys, monkeypatch):
     write_pod(family, "kid", "description: k\ndebian: {packages: [make]}\n", parent="root")
     assert run_cli(family, capsys, "kid", monkeypatch=monkeypatch)[0] == 0
-    (family / "build_files/kid/pod.yaml").write_text("description: k\ndebian: {packages: [make, no-such-package-pods-zq]}\n")
+    (family / "build_files/kid/pod.yaml").write_text(
+        "description: k\ndebian: {packages: [make, no-such-package-pods-zq]}\n"
+    )
     before = snapshot(family)
     code, _, err = run_cli(family, capsys, "kid", monkeypatch=monkeypatch)
     assert code == 1 and snapshot(family) == before
     image = os.environ["PODS_PARENT_IMAGE"].format(pod="root")
-    assert error_line(err) == (f"pods: error: pod kid: debian: unknown package 'no-such-package-pods-zq': "
-                               f"expected a package in the parent image {image}, found none")
+    assert error_line(err) == (
+        f"pods: error: pod kid: debian: unknown package 'no-such-package-pods-zq': "
+        f"expected a package in the parent image {image}, found none"
+    )
 
 
 def test_parent_image_built_from_another_lock_is_refused(family, capsys, monkeypatch):
     (family / "build_files/root/pod.yaml").write_text("description: r\nenv: {CHANGED: '1'}\n")
-    assert run_cli(family, capsys, "root", monkeypatch=monkeypatch)[0] == 0  # the image still has the old lock
+    assert (
+        run_cli(family, capsys, "root", monkeypatch=monkeypatch)[0] == 0
+    )  # the image still has the old lock
     write_pod(family, "kid", "description: k\ndebian: {packages: [make]}\n", parent="root")
     before = snapshot(family)
     code, _, err = run_cli(family, capsys, "kid", monkeypatch=monkeypatch)
@@ -88,18 +96,28 @@ def test_previous_pin_that_left_the_archive_gives_way(family, capsys, monkeypatc
     for package in lock["debian"]["packages"]:
         package["version"] = "0.0-gone"  # a version no archive serves
     lock_file.write_text(json.dumps(lock))
-    (family / "build_files/kid/pod.yaml").write_text("description: k\ndebian: {packages: [make]}\n# touched\n")
+    (family / "build_files/kid/pod.yaml").write_text(
+        "description: k\ndebian: {packages: [make]}\n# touched\n"
+    )
     assert run_cli(family, capsys, "kid", monkeypatch=monkeypatch)[0] == 0
     relocked = json.loads(lock_file.read_text())["debian"]["packages"]
     assert {p["name"]: p["version"] for p in relocked} == current
 
 
 def test_root_is_resolved_by_mmdebstrap_as_a_whole_root(tmp_path, capsys, monkeypatch):
-    write_pod(tmp_path, "root", "description: r\ndebian: {suite: trixie, variant: minbase, packages: [python3-minimal]}\n")
+    write_pod(
+        tmp_path,
+        "root",
+        "description: r\ndebian: {suite: trixie, variant: minbase, packages: [python3-minimal]}\n",
+    )
     assert run_cli(tmp_path, capsys, monkeypatch=monkeypatch)[0] == 0
     lock = json.loads((tmp_path / "build_files/root/pod.lock.json").read_text())
     names = {p["name"] for p in lock["debian"]["packages"]}
     assert {"base-files", "dpkg", "apt", "python3-minimal", "libc6"} <= names
-    assert lock["inputs"]["resolvers"]["debian"] == {"method": "mmdebstrap", "suite": "trixie", "variant": "minbase",
-                                                     "architecture": "amd64"}
+    assert lock["inputs"]["resolvers"]["debian"] == {
+        "method": "mmdebstrap",
+        "suite": "trixie",
+        "variant": "minbase",
+        "architecture": "amd64",
+    }
     assert lock["parent"] is None and lock["inputs"]["parent_lock_sha256"] is None

@@ -1,5 +1,4 @@
 import pytest
-
 from pods.errors import PodsError
 from pods.graph import load_graph, parent_from_containerfile
 
@@ -34,4 +33,3 @@ def test_cycle_is_an_error_naming_the_cycle(tmp_path):
     write_pod(tmp_path, "b", "description: b\n", parent="a")
     with pytest.raises(PodsError, match=r"parent cycle a -> b -> a"):
         load_graph(tmp_path)
-

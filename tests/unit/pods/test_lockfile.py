@@ -3,7 +3,6 @@ import os
 import socket
 
 import pytest
-
 from pods import lockfile
 from pods.graph import load_graph
 
@@ -11,8 +10,12 @@ from unit.pods.helpers import error_line, run_cli, snapshot, write_pod
 
 
 def test_dumps_is_stable_sorted_and_newline_terminated():
-    a = lockfile.dumps({"pod": "x", "schema_version": 1, "debian": {"suite": "trixie", "architecture": "amd64"}})
-    b = lockfile.dumps({"debian": {"architecture": "amd64", "suite": "trixie"}, "schema_version": 1, "pod": "x"})
+    a = lockfile.dumps(
+        {"pod": "x", "schema_version": 1, "debian": {"suite": "trixie", "architecture": "amd64"}}
+    )
+    b = lockfile.dumps(
+        {"debian": {"architecture": "amd64", "suite": "trixie"}, "schema_version": 1, "pod": "x"}
+    )
     assert a == b and a.endswith("}\n") and '\n  "debian": {\n    "architecture"' in a
 
 
@@ -72,7 +75,9 @@ def test_parent_lock_change_makes_the_child_stale(tmp_path, capsys, monkeypatch)
     root_lock = tmp_path / "build_files/root/pod.lock.json"
     root_lock.write_text(root_lock.read_text().replace('"1"', '"changed"'))
     stale = lockfile.stale_locks(tmp_path, load_graph(tmp_path))
-    assert [(s.pod, s.reason) for s in stale] == [("child", "build_files/root/pod.lock.json changed after this lock")]
+    assert [(s.pod, s.reason) for s in stale] == [
+        ("child", "build_files/root/pod.lock.json changed after this lock")
+    ]
 
 
 def test_missing_lock_is_stale(tmp_path):
@@ -96,5 +101,8 @@ def test_invalid_pod_yaml_is_one_line_and_changes_nothing(tmp_path, capsys, monk
     before = snapshot(tmp_path)
     code, _, err = run_cli(tmp_path, capsys, monkeypatch=monkeypatch)
     assert code == 1
-    assert error_line(err) == "pods: error: build_files/child/pod.yaml: field env: expected a mapping, found a list"
+    assert (
+        error_line(err)
+        == "pods: error: build_files/child/pod.yaml: field env: expected a mapping, found a list"
+    )
     assert snapshot(tmp_path) == before

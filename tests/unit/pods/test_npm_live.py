@@ -37,7 +37,9 @@ def test_previous_pins_stay_without_upgrade(tmp_path, capsys, monkeypatch):
 
 def _relock_fails(tmp_path, capsys, monkeypatch, packages, env=None):
     assert lock_web(tmp_path, capsys, monkeypatch, {"is-number": "^7.0.0"})[0] == 0
-    (tmp_path / "build_files/web/pod.yaml").write_text(f"description: w\nnpm:\n  packages: {json.dumps(packages)}\n")
+    (tmp_path / "build_files/web/pod.yaml").write_text(
+        f"description: w\nnpm:\n  packages: {json.dumps(packages)}\n"
+    )
     before = snapshot(tmp_path)
     code, _, err = run_cli(tmp_path, capsys, env=env, monkeypatch=monkeypatch)
     assert code == 1
@@ -47,17 +49,27 @@ def _relock_fails(tmp_path, capsys, monkeypatch, packages, env=None):
 
 def test_unknown_package(tmp_path, capsys, monkeypatch):
     line = _relock_fails(tmp_path, capsys, monkeypatch, {"no-such-package-pods-zq": "^1.0.0"})
-    assert line == ("pods: error: pod web: npm: unknown package 'no-such-package-pods-zq': "
-                    "expected a package on the default registry, found none")
+    assert line == (
+        "pods: error: pod web: npm: unknown package 'no-such-package-pods-zq': "
+        "expected a package on the default registry, found none"
+    )
 
 
 def test_version_that_does_not_exist(tmp_path, capsys, monkeypatch):
     line = _relock_fails(tmp_path, capsys, monkeypatch, {"is-number": "^99.0.0"})
-    assert line == "pods: error: pod web: npm: is-number: expected a version matching ^99.0.0, found none on the default registry"
+    assert (
+        line == "pods: error: pod web: npm: is-number: expected a version matching ^99.0.0, "
+        "found none on the default registry"
+    )
 
 
 def test_registry_that_does_not_answer(tmp_path, capsys, monkeypatch):
     registry = dead_port_url() + "/"
-    line = _relock_fails(tmp_path, capsys, monkeypatch, {"is-number": "^6.0.0"},
-                         env={"PODS_NPM_REGISTRY": registry, "PODS_TIMEOUT": "5"})
+    line = _relock_fails(
+        tmp_path,
+        capsys,
+        monkeypatch,
+        {"is-number": "^6.0.0"},
+        env={"PODS_NPM_REGISTRY": registry, "PODS_TIMEOUT": "5"},
+    )
     assert line.startswith(f"pods: error: pod web: npm: {registry} did not answer (ECONNREFUSED)")

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from pods.errors import PodsError
 from pods.podspec import parse_pod_spec
 
@@ -62,17 +61,21 @@ def test_wrong_item_type_names_the_index():
 
 def test_duplicate_debian_package():
     assert "field debian.packages: duplicate component 'gcc'" in error_of(
-        "description: x\ndebian: {packages: [gcc, make, gcc]}\n")
+        "description: x\ndebian: {packages: [gcc, make, gcc]}\n"
+    )
 
 
 def test_duplicate_pypi_requirement_after_name_normalization():
     assert "duplicate component 'pyyaml'" in error_of(
-        "description: x\npypi: {python: '3.13', packages: [PyYAML, 'pyyaml>=6']}\n")
+        "description: x\npypi: {python: '3.13', packages: [PyYAML, 'pyyaml>=6']}\n"
+    )
 
 
 def test_duplicate_yaml_key_is_not_silently_dropped():
-    message = error_of("description: x\nvendor:\n  helm: {version: '1.0', url: u, checksums: c, install: {kind: tar}}\n"
-                       "  helm: {version: '2.0', url: u, checksums: c, install: {kind: tar}}\n")
+    message = error_of(
+        "description: x\nvendor:\n  helm: {version: '1.0', url: u, checksums: c, install: {kind: tar}}\n"
+        "  helm: {version: '2.0', url: u, checksums: c, install: {kind: tar}}\n"
+    )
     assert "duplicate key 'helm'" in message and "line 4" in message
 
 
@@ -82,5 +85,5 @@ def test_missing_description_is_required():
 
 def test_vendor_range_without_source_is_an_error():
     assert "field vendor.helm.source: is required" in error_of(
-        "description: x\nvendor:\n  helm: {version: latest, url: u, checksums: c, install: {kind: tar}}\n")
-
+        "description: x\nvendor:\n  helm: {version: latest, url: u, checksums: c, install: {kind: tar}}\n"
+    )

@@ -3,9 +3,7 @@
 import json
 
 import pytest
-
 from pods.errors import PodsError
-
 from pods.podspec import PodSpec, PypiSpec
 from pods.resolvers import ResolveRequest
 from pods.resolvers.pypi import resolve
@@ -14,9 +12,18 @@ from unit.pods.helpers import dead_port_url, error_line, run_cli, settings_for, 
 
 
 def request_for(tmp_path, packages, ancestors=(), previous=None, upgrade=False):
-    spec = PodSpec(name="kid", path=tmp_path / "pod.yaml", description="t", pypi=PypiSpec("3.13", tuple(packages)))
-    return ResolveRequest(spec=spec, parent="app" if ancestors else None, ancestor_locks=tuple(ancestors),
-                          parent_lock_sha256=None, previous=previous, upgrade=upgrade, settings=settings_for(tmp_path))
+    spec = PodSpec(
+        name="kid", path=tmp_path / "pod.yaml", description="t", pypi=PypiSpec("3.13", tuple(packages))
+    )
+    return ResolveRequest(
+        spec=spec,
+        parent="app" if ancestors else None,
+        ancestor_locks=tuple(ancestors),
+        parent_lock_sha256=None,
+        previous=previous,
+        upgrade=upgrade,
+        settings=settings_for(tmp_path),
+    )
 
 
 def names(section):
@@ -39,7 +46,10 @@ def test_child_adds_only_what_ancestors_lack_and_never_moves_their_pins(tmp_path
 
 
 def test_child_conflicting_with_an_ancestor_pin_says_so(tmp_path):
-    ancestor = {"pod": "app", "pypi": {"python": "3.13", "packages": [{"name": "urllib3", "version": "2.2.0", "hashes": []}]}}
+    ancestor = {
+        "pod": "app",
+        "pypi": {"python": "3.13", "packages": [{"name": "urllib3", "version": "2.2.0", "hashes": []}]},
+    }
     with pytest.raises(PodsError) as info:
         resolve(request_for(tmp_path, ["urllib3>=2.3"], ancestors=[ancestor]))
     assert str(info.value) == "pod kid: pypi: urllib3: expected >=2.3, found 2.2.0 locked by an ancestor"
@@ -56,11 +66,15 @@ def test_previous_pins_stay_without_upgrade_and_move_with_it(tmp_path):
 def _locked_app(tmp_path, capsys, monkeypatch):
     write_pod(tmp_path, "app", 'description: a\npypi: {python: "3.13", packages: ["idna==3.6"]}\n')
     assert run_cli(tmp_path, capsys, monkeypatch=monkeypatch)[0] == 0
-    assert names(json.loads((tmp_path / "build_files/app/pod.lock.json").read_text())["pypi"]) == {"idna": "3.6"}
+    assert names(json.loads((tmp_path / "build_files/app/pod.lock.json").read_text())["pypi"]) == {
+        "idna": "3.6"
+    }
 
 
 def _relock_fails(tmp_path, capsys, monkeypatch, packages, env=None):
-    (tmp_path / "build_files/app/pod.yaml").write_text(f'description: a\npypi: {{python: "3.13", packages: {json.dumps(packages)}}}\n')
+    (tmp_path / "build_files/app/pod.yaml").write_text(
+        f'description: a\npypi: {{python: "3.13", packages: {json.dumps(packages)}}}\n'
+    )
     before = snapshot(tmp_path)
     code, _, err = run_cli(tmp_path, capsys, env=env, monkeypatch=monkeypatch)
     assert code == 1
@@ -71,14 +85,18 @@ def _relock_fails(tmp_path, capsys, monkeypatch, packages, env=None):
 def test_unknown_package(tmp_path, capsys, monkeypatch):
     _locked_app(tmp_path, capsys, monkeypatch)
     line = _relock_fails(tmp_path, capsys, monkeypatch, ["idna==3.6", "no-such-package-pods-zq"])
-    assert line == ("pods: error: pod app: pypi: unknown package 'no-such-package-pods-zq': "
-                    "expected a project on the default index, found none")
+    assert line == (
+        "pods: error: pod app: pypi: unknown package 'no-such-package-pods-zq': "
+        "expected a project on the default index, found none"
+    )
 
 
 def test_version_that_does_not_exist(tmp_path, capsys, monkeypatch):
     _locked_app(tmp_path, capsys, monkeypatch)
     line = _relock_fails(tmp_path, capsys, monkeypatch, ["idna==99.0"])
-    assert line == "pods: error: pod app: pypi: idna: expected a version ==99.0, found none on the default index"
+    assert (
+        line == "pods: error: pod app: pypi: idna: expected a version ==99.0, found none on the default index"
+    )
 
 
 def test_index_that_does_not_answer(tmp_path, capsys, monkeypatch):

@@ -39,7 +39,9 @@ def locked(tmp_path):
     return json.loads((tmp_path / "build_files/tools/pod.lock.json").read_text())["vendor"]
 
 
-def test_range_picks_the_newest_release_and_records_url_and_published_sha256(tmp_path, capsys, monkeypatch, server):
+def test_range_picks_the_newest_release_and_records_url_and_published_sha256(
+    tmp_path, capsys, monkeypatch, server
+):
     github_like(server)
     assert lock(tmp_path, capsys, monkeypatch, server, "^3.18")[0] == 0
     [entry] = locked(tmp_path)
@@ -70,46 +72,65 @@ def _relock_fails(tmp_path, capsys, monkeypatch, server, version, api=None, **ya
     assert lock(tmp_path, capsys, monkeypatch, server, "3.18.4")[0] == 0
     (tmp_path / "build_files/tools/pod.yaml").write_text(helm_yaml(server, version, **yaml))
     before = snapshot(tmp_path)
-    code, _, err = run_cli(tmp_path, capsys, env={"PODS_GITHUB_API_URL": api or server.url, "PODS_TIMEOUT": "5"},
-                           monkeypatch=monkeypatch)
+    code, _, err = run_cli(
+        tmp_path,
+        capsys,
+        env={"PODS_GITHUB_API_URL": api or server.url, "PODS_TIMEOUT": "5"},
+        monkeypatch=monkeypatch,
+    )
     assert code == 1
     assert snapshot(tmp_path) == before
     return error_line(err)
 
 
 def test_sha256_mismatch(tmp_path, capsys, monkeypatch, server):
-    github_like(server, checksum_for=lambda v: "0" * 64 if v == "3.19.0" else hashlib.sha256(ARTIFACT[v]).hexdigest())
+    github_like(
+        server, checksum_for=lambda v: "0" * 64 if v == "3.19.0" else hashlib.sha256(ARTIFACT[v]).hexdigest()
+    )
     line = _relock_fails(tmp_path, capsys, monkeypatch, server, "3.19.0")
     actual = hashlib.sha256(ARTIFACT["3.19.0"]).hexdigest()
-    assert line == (f"pods: error: pod tools: vendor helm: sha256 mismatch for {server.url}/dl/helm-v3.19.0-linux-amd64.tar.gz: "
-                    f"expected {'0' * 64} (published checksum), found {actual}")
+    assert line == (
+        "pods: error: pod tools: vendor helm: "
+        f"sha256 mismatch for {server.url}/dl/helm-v3.19.0-linux-amd64.tar.gz: "
+        f"expected {'0' * 64} (published checksum), found {actual}"
+    )
 
 
 def test_version_that_does_not_exist(tmp_path, capsys, monkeypatch, server):
     github_like(server)
     line = _relock_fails(tmp_path, capsys, monkeypatch, server, "^5.0")
     releases = len([v for v in ARTIFACT if "-" not in v])  # pre-releases are never candidates
-    assert line == f"pods: error: pod tools: vendor helm: expected a release matching ^5.0, found none among {releases} (newest v3.19.2)"
+    assert (
+        line == "pods: error: pod tools: vendor helm: expected a release matching ^5.0, "
+        f"found none among {releases} (newest v3.19.2)"
+    )
 
 
 def test_exact_version_with_no_download(tmp_path, capsys, monkeypatch, server):
     github_like(server)
     line = _relock_fails(tmp_path, capsys, monkeypatch, server, "3.17.0", source="")
-    assert line == (f"pods: error: pod tools: vendor helm: expected {server.url}/dl/helm-v3.17.0-linux-amd64.tar.gz.sha256sum "
-                    "to exist (version 3.17.0), found HTTP 404")
+    assert line == (
+        "pods: error: pod tools: vendor helm: "
+        f"expected {server.url}/dl/helm-v3.17.0-linux-amd64.tar.gz.sha256sum "
+        "to exist (version 3.17.0), found HTTP 404"
+    )
 
 
 def test_upstream_that_does_not_answer(tmp_path, capsys, monkeypatch, server):
     github_like(server)
     dead = dead_port_url()
     line = _relock_fails(tmp_path, capsys, monkeypatch, server, ">=3.19", api=dead)
-    assert line.startswith(f"pods: error: pod tools: vendor helm: upstream did not answer: {dead}/repos/helm/helm/releases")
+    assert line.startswith(
+        f"pods: error: pod tools: vendor helm: upstream did not answer: {dead}/repos/helm/helm/releases"
+    )
     assert "Connection refused" in line
 
 
 # --- container registry --------------------------------------------------------------
 
-MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}).encode()
+MANIFEST = json.dumps(
+    {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
+).encode()
 
 
 def registry_like(server, claimed_digest=None):
@@ -120,13 +141,27 @@ def registry_like(server, claimed_digest=None):
     def guarded(route):
         def answer(headers):
             if headers.get("Authorization") != f"Bearer {token}":
-                return Route(401, b"{}", {"WWW-Authenticate": f'Bearer realm="{server.url}/token",service="loopback",scope="repository:actions/runner:pull"'})
+                return Route(
+                    401,
+                    b"{}",
+                    {
+                        "WWW-Authenticate": f'Bearer realm="{server.url}/token",service="loopback",'
+                        'scope="repository:actions/runner:pull"'
+                    },
+                )
             return route
+
         return answer
 
-    server.routes["/token?service=loopback&scope=repository:actions/runner:pull"] = Route(200, json.dumps({"token": token}).encode())
-    server.routes["/v2/actions/runner/tags/list"] = guarded(Route(200, json.dumps({"name": "actions/runner", "tags": ["2.320.0", "2.321.0", "latest"]}).encode()))
-    server.routes["/v2/actions/runner/manifests/2.321.0"] = guarded(Route(200, MANIFEST, {"Docker-Content-Digest": digest}))
+    server.routes["/token?service=loopback&scope=repository:actions/runner:pull"] = Route(
+        200, json.dumps({"token": token}).encode()
+    )
+    server.routes["/v2/actions/runner/tags/list"] = guarded(
+        Route(200, json.dumps({"name": "actions/runner", "tags": ["2.320.0", "2.321.0", "latest"]}).encode())
+    )
+    server.routes["/v2/actions/runner/manifests/2.321.0"] = guarded(
+        Route(200, MANIFEST, {"Docker-Content-Digest": digest})
+    )
 
 
 def runner_yaml(server):
@@ -156,5 +191,8 @@ def test_registry_digest_mismatch(tmp_path, capsys, monkeypatch, server):
     before = snapshot(tmp_path)
     code, _, err = run_cli(tmp_path, capsys, monkeypatch=monkeypatch)
     assert code == 1 and snapshot(tmp_path) == before
-    assert error_line(err) == (f"pods: error: pod runner: vendor runner: sha256 mismatch for {server.netloc}/actions/runner:2.321.0: "
-                               f"expected {'f' * 64} (registry digest), found {hashlib.sha256(MANIFEST).hexdigest()}")
+    assert error_line(err) == (
+        "pods: error: pod runner: vendor runner: "
+        f"sha256 mismatch for {server.netloc}/actions/runner:2.321.0: "
+        f"expected {'f' * 64} (registry digest), found {hashlib.sha256(MANIFEST).hexdigest()}"
+    )

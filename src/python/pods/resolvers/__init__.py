@@ -10,8 +10,9 @@ the section plus the inputs it used. It writes nothing: the CLI writes all files
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from pods.errors import PodsError
 from pods.podspec import PodSpec

@@ -17,14 +17,15 @@ import re
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import unquote
 
 from pods import container
 from pods.errors import PodsError, pod_error
-from pods.resolvers import ParentImageOutdated, ResolveRequest, Resolution
+from pods.resolvers import ParentImageOutdated, Resolution, ResolveRequest
 from pods.settings import Settings
 
 COMPONENT = "debian"
@@ -41,8 +42,13 @@ class DebPackage:
     size: int
 
     def as_lock(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "architecture": self.architecture,
-                "sha256": self.sha256, "size": self.size}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "architecture": self.architecture,
+            "sha256": self.sha256,
+            "size": self.size,
+        }
 
 
 def resolve(request: ResolveRequest) -> Resolution | None:
@@ -51,18 +57,27 @@ def resolve(request: ResolveRequest) -> Resolution | None:
         return None
     if request.parent is None:
         if not spec.suite or not spec.variant:
-            raise pod_error(request.spec.name, COMPONENT,
-                            f"a root pod needs debian.suite and debian.variant, found suite={spec.suite!r} variant={spec.variant!r}")
+            raise pod_error(
+                request.spec.name,
+                COMPONENT,
+                "a root pod needs debian.suite and debian.variant, "
+                f"found suite={spec.suite!r} variant={spec.variant!r}",
+            )
         return _resolve_root(request)
     if not spec.packages:
         return None
     if spec.suite or spec.variant:
-        raise pod_error(request.spec.name, COMPONENT,
-                        f"debian.suite and debian.variant belong to the root pod only; {request.spec.name} inherits them from {request.parent}")
+        raise pod_error(
+            request.spec.name,
+            COMPONENT,
+            "debian.suite and debian.variant belong to the root pod only; "
+            f"{request.spec.name} inherits them from {request.parent}",
+        )
     return _resolve_in_parent(request)
 
 
 # --- pure parsing ----------------------------------------------------------------------
+
 
 def parse_stanzas(text: str) -> list[dict[str, str]]:
     """apt-cache show output: one dict per stanza (continuation lines dropped)."""
@@ -96,20 +111,28 @@ def closure_from_index(pod: str, wanted: Iterable[tuple[str, str, str]], show: s
     for name, version, arch in wanted:
         stanza = index.get((name, version, arch))
         if stanza is None or "SHA256" not in stanza:
-            raise pod_error(pod, COMPONENT, f"apt chose {name} {version} ({arch}) but its index has no SHA256 for it")
+            raise pod_error(
+                pod, COMPONENT, f"apt chose {name} {version} ({arch}) but its index has no SHA256 for it"
+            )
         packages.append(DebPackage(name, version, arch, stanza["SHA256"], int(stanza["Size"])))
     return sorted(packages, key=lambda p: (p.name, p.architecture))
 
 
 def apt_error(pod: str, where: str, stderr: str) -> PodsError:
     """The apt error as one line: `E: Unable to locate package x` -> unknown package 'x'."""
-    errors = [line[3:] for line in stderr.splitlines() if line.startswith(("E: ", "W: "))] or [stderr.strip() or "no output"]
+    errors = [line[3:] for line in stderr.splitlines() if line.startswith(("E: ", "W: "))] or [
+        stderr.strip() or "no output"
+    ]
     m = re.match(r"Unable to locate package (\S+)", errors[0])
     if m:
-        return pod_error(pod, COMPONENT, f"unknown package {m.group(1)!r}: expected a package in {where}, found none")
+        return pod_error(
+            pod, COMPONENT, f"unknown package {m.group(1)!r}: expected a package in {where}, found none"
+        )
     m = re.match(r"Version '([^']+)' for '([^']+)' was not found", errors[0])
     if m:
-        return pod_error(pod, COMPONENT, f"package {m.group(2)!r}: expected version {m.group(1)} in {where}, found none")
+        return pod_error(
+            pod, COMPONENT, f"package {m.group(2)!r}: expected version {m.group(1)} in {where}, found none"
+        )
     if any("Failed to fetch" in e or "index files failed" in e or "Could not resolve" in e for e in errors):
         return pod_error(pod, COMPONENT, f"the apt sources of {where} did not answer: {errors[0]}")
     return pod_error(pod, COMPONENT, f"apt failed in {where}: {errors[0]}")
@@ -139,9 +162,11 @@ apt-get install --print-uris -qq --no-install-recommends {packages} >/tmp/uris 2
 pins=""
 for pin in {preferred}; do
   name=${{pin%%=*}}
-  if grep -q "^'[^']*' ${{name}}_" /tmp/uris && apt-cache show --no-all-versions "$pin" >/dev/null 2>&1; then pins="$pins $pin"; fi
+  if grep -q "^'[^']*' ${{name}}_" /tmp/uris \
+     && apt-cache show --no-all-versions "$pin" >/dev/null 2>&1; then pins="$pins $pin"; fi
 done
-if [ -n "$pins" ] && apt-get install --print-uris -qq --no-install-recommends {packages} $pins >/tmp/uris2 2>/dev/null; then
+if [ -n "$pins" ] \
+   && apt-get install --print-uris -qq --no-install-recommends {packages} $pins >/tmp/uris2 2>/dev/null; then
   mv /tmp/uris2 /tmp/uris
 fi
 echo "@@URIS"; cat /tmp/uris
@@ -173,7 +198,12 @@ def _resolve_in_parent(request: ResolveRequest) -> Resolution:
     pod, parent, settings = request.spec.name, request.parent, request.settings
     image = settings.parent_image.format(pod=parent)
     if not container.image_exists(settings.engine, image):
-        raise ParentImageOutdated(pod, COMPONENT, f"parent image {image} not found in local storage; build it with `./pants package build_files/{parent}`")
+        raise ParentImageOutdated(
+            pod,
+            COMPONENT,
+            f"parent image {image} not found in local storage; "
+            f"build it with `./pants package build_files/{parent}`",
+        )
     packages = request.spec.debian.packages
     preferred = previous_pins(request)
     script = _CHILD_SCRIPT.format(
@@ -187,26 +217,42 @@ def _resolve_in_parent(request: ResolveRequest) -> Resolution:
     if "FAIL" in sections:
         raise apt_error(pod, where, sections["FAIL"][1])
     if result.returncode != 0 or "END" not in sections:
-        raise pod_error(pod, COMPONENT, f"could not run apt in {image} (exit {result.returncode}): {result.stderr.strip().splitlines()[-1:] or 'no output'}")
+        raise pod_error(
+            pod,
+            COMPONENT,
+            f"could not run apt in {image} (exit {result.returncode}): "
+            f"{result.stderr.strip().splitlines()[-1:] or 'no output'}",
+        )
     # The closure depends on what the parent image holds: it must be built from the
     # parent lock this child is locked against, or the child would be locked on a guess.
     image_lock_sha = sections.get("PARENTLOCK", (None, ""))[0]
     if image_lock_sha != request.parent_lock_sha256:
-        raise ParentImageOutdated(pod, COMPONENT, f"parent image {image} was built from another build_files/{parent}/pod.lock.json "
-                                  f"(expected sha256 {request.parent_lock_sha256}, found {image_lock_sha or 'no lock in the image'}); "
-                                  f"rebuild it with `./pants package build_files/{parent}`")
+        raise ParentImageOutdated(
+            pod,
+            COMPONENT,
+            f"parent image {image} was built from another build_files/{parent}/pod.lock.json "
+            f"(expected sha256 {request.parent_lock_sha256}, "
+            f"found {image_lock_sha or 'no lock in the image'}); "
+            f"rebuild it with `./pants package build_files/{parent}`",
+        )
     closure = closure_from_index(pod, parse_print_uris(sections["URIS"][1]), sections["SHOW"][1])
     return Resolution(
-        section={"suite": sections["SUITE"][0], "architecture": sections["ARCH"][0],
-                 "packages": [p.as_lock() for p in closure]},
+        section={
+            "suite": sections["SUITE"][0],
+            "architecture": sections["ARCH"][0],
+            "packages": [p.as_lock() for p in closure],
+        },
         inputs={"method": "apt-in-parent-image", "image": image},
     )
 
 
 # --- the root: mmdebstrap -----------------------------------------------------------------
 
+
 def host_architecture() -> str:
-    return subprocess.run(["dpkg", "--print-architecture"], check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["dpkg", "--print-architecture"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def _resolve_root(request: ResolveRequest) -> Resolution:
@@ -216,7 +262,11 @@ def _resolve_root(request: ResolveRequest) -> Resolution:
     root = _mmdebstrap_closure(pod, spec.variant, spec.suite, arch, include, settings)
     pins = previous_pins(request)
     # Keep earlier pins for packages that are still in the root, if apt can still get them.
-    keep = [f"{name}={pins[name]}" for name, version, _ in root.installed if name in pins and pins[name] != version]
+    keep = [
+        f"{name}={pins[name]}"
+        for name, version, _ in root.installed
+        if name in pins and pins[name] != version
+    ]
     if keep:
         try:
             root = _mmdebstrap_closure(pod, spec.variant, spec.suite, arch, include + keep, settings)
@@ -235,12 +285,17 @@ class RootClosure:
     show: str  # apt-cache show of exactly those versions, from the new root's indexes
 
 
-def _mmdebstrap_closure(pod: str, variant: str, suite: str, arch: str, include: list[str], settings: Settings) -> RootClosure:
+def _mmdebstrap_closure(
+    pod: str, variant: str, suite: str, arch: str, include: list[str], settings: Settings
+) -> RootClosure:
     with tempfile.TemporaryDirectory(prefix="pods-root-") as tmp:
         out = Path(tmp)
         # The hooks run while apt's indexes are still in the new root, as in mkrootfs.py.
-        list_hook = (f'chroot "$1" dpkg-query -W -f=\'${{Package}}\\t${{Version}}\\t${{Architecture}}\\n\' > {out}/installed')
-        show_hook = f'chroot "$1" apt-cache show $(cut -f1,2 --output-delimiter== {out}/installed) > {out}/show'
+        fields = "${Package}\\t${Version}\\t${Architecture}\\n"
+        list_hook = f"chroot \"$1\" dpkg-query -W -f='{fields}' > {out}/installed"
+        show_hook = (
+            f'chroot "$1" apt-cache show $(cut -f1,2 --output-delimiter== {out}/installed) > {out}/show'
+        )
         argv = ["mmdebstrap", "--quiet", f"--variant={variant}", f"--architectures={arch}"]
         if include:
             argv.append(f"--include={','.join(include)}")
@@ -250,8 +305,14 @@ def _mmdebstrap_closure(pod: str, variant: str, suite: str, arch: str, include: 
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=max(settings.timeout, 900))
         except FileNotFoundError:
-            raise pod_error(pod, COMPONENT, "mmdebstrap is not installed; expected it on PATH (apt-get install mmdebstrap)") from None
+            raise pod_error(
+                pod,
+                COMPONENT,
+                "mmdebstrap is not installed; expected it on PATH (apt-get install mmdebstrap)",
+            ) from None
         if proc.returncode != 0:
             raise apt_error(pod, f"the {suite} archive (mmdebstrap)", proc.stderr)
         lines = (out / "installed").read_text().splitlines()
-        return RootClosure(tuple(tuple(line.split("\t")) for line in lines if line), (out / "show").read_text())
+        return RootClosure(
+            tuple(tuple(line.split("\t")) for line in lines if line), (out / "show").read_text()
+        )

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pods.errors import PodsError, pod_error
-from pods.resolvers import ResolveRequest, Resolution
+from pods.resolvers import Resolution, ResolveRequest
 from pods.settings import Settings
 
 COMPONENT = "npm"
@@ -36,18 +36,29 @@ def resolve(request: ResolveRequest) -> Resolution | None:
     package_lock = lock_with_npm(pod, requirements, preferred, request.settings)
     return Resolution(
         section={"requirements": requirements, "package_lock": package_lock},
-        inputs={"method": "npm install --package-lock-only", "npm": tool_version(["npm", "--version"]),
-                "node": tool_version(["node", "--version"])},
+        inputs={
+            "method": "npm install --package-lock-only",
+            "npm": tool_version(["npm", "--version"]),
+            "node": tool_version(["node", "--version"]),
+        },
     )
 
 
 def package_json(pod: str, requirements: dict[str, str]) -> dict[str, Any]:
-    return {"name": f"pods-{pod}", "version": "0.0.0", "private": True, "dependencies": dict(sorted(requirements.items()))}
+    return {
+        "name": f"pods-{pod}",
+        "version": "0.0.0",
+        "private": True,
+        "dependencies": dict(sorted(requirements.items())),
+    }
 
 
 def tool_version(argv: list[str]) -> str:
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout.strip().lstrip("v") or "unknown"
+        return (
+            subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout.strip().lstrip("v")
+            or "unknown"
+        )
     except FileNotFoundError:
         return "missing"
 
@@ -61,11 +72,16 @@ def isolated_env(settings: Settings, folder: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.lower().startswith("npm_config_")}
     timeout_ms = str(int(settings.timeout * 1000))
     env.update(
-        npm_config_userconfig=str(user), npm_config_globalconfig=str(system),
+        npm_config_userconfig=str(user),
+        npm_config_globalconfig=str(system),
         npm_config_omit_lockfile_registry_resolved="true",
-        npm_config_fetch_timeout=timeout_ms, npm_config_fetch_retries="1",
-        npm_config_fetch_retry_mintimeout="1000", npm_config_fetch_retry_maxtimeout=timeout_ms,
-        npm_config_audit="false", npm_config_fund="false", npm_config_update_notifier="false",
+        npm_config_fetch_timeout=timeout_ms,
+        npm_config_fetch_retries="1",
+        npm_config_fetch_retry_mintimeout="1000",
+        npm_config_fetch_retry_maxtimeout=timeout_ms,
+        npm_config_audit="false",
+        npm_config_fund="false",
+        npm_config_update_notifier="false",
         npm_config_cache=str(Path(os.environ.get("HOME", folder)) / ".npm"),
     )
     if settings.ca_bundle:
@@ -75,37 +91,69 @@ def isolated_env(settings: Settings, folder: Path) -> dict[str, str]:
     return env
 
 
-def lock_with_npm(pod: str, requirements: dict[str, str], preferred: dict[str, Any] | None,
-                  settings: Settings) -> dict[str, Any]:
+def lock_with_npm(
+    pod: str, requirements: dict[str, str], preferred: dict[str, Any] | None, settings: Settings
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="pods-npm-") as tmp:
         folder = Path(tmp)
         manifest = package_json(pod, requirements)
         (folder / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if preferred:
             (folder / "package-lock.json").write_text(json.dumps(preferred, indent=2) + "\n")
-        argv = ["npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+        argv = [
+            "npm",
+            "install",
+            "--package-lock-only",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]
         try:
-            proc = subprocess.run(argv, cwd=folder, env=isolated_env(settings, folder), capture_output=True,
-                                  text=True, timeout=settings.timeout * 10)
+            proc = subprocess.run(
+                argv,
+                cwd=folder,
+                env=isolated_env(settings, folder),
+                capture_output=True,
+                text=True,
+                timeout=settings.timeout * 10,
+            )
         except FileNotFoundError:
             raise pod_error(pod, COMPONENT, "npm is not installed; expected it on PATH") from None
         except subprocess.TimeoutExpired:
-            raise pod_error(pod, COMPONENT, f"the registry did not answer within {settings.timeout * 10:.0f} s") from None
+            raise pod_error(
+                pod, COMPONENT, f"the registry did not answer within {settings.timeout * 10:.0f} s"
+            ) from None
         if proc.returncode != 0:
             raise npm_error(pod, proc.stderr, requirements, settings)
         lock = json.loads((folder / "package-lock.json").read_text())
     if lock.get("lockfileVersion") != 3:
-        raise pod_error(pod, COMPONENT, f"package-lock.json: expected lockfileVersion 3, found {lock.get('lockfileVersion')!r}")
-    missing = sorted(path for path, entry in lock.get("packages", {}).items()
-                     if path and not entry.get("link") and not entry.get("integrity"))
+        raise pod_error(
+            pod,
+            COMPONENT,
+            f"package-lock.json: expected lockfileVersion 3, found {lock.get('lockfileVersion')!r}",
+        )
+    missing = sorted(
+        path
+        for path, entry in lock.get("packages", {}).items()
+        if path and not entry.get("link") and not entry.get("integrity")
+    )
     if missing:
-        raise pod_error(pod, COMPONENT, f"package-lock.json: expected an integrity hash for every package, found none for {missing[0]}")
+        raise pod_error(
+            pod,
+            COMPONENT,
+            f"package-lock.json: expected an integrity hash for every package, found none for {missing[0]}",
+        )
     return lock
 
 
 def npm_error(pod: str, stderr: str, requirements: dict[str, str], settings: Settings) -> PodsError:
     """npm's failure as one line naming the package and what was expected versus found."""
-    lines = [line.removeprefix("npm error ").strip() for line in stderr.splitlines() if line.startswith("npm error")]
+    lines = [
+        line.removeprefix("npm error ").strip()
+        for line in stderr.splitlines()
+        if line.startswith("npm error")
+    ]
     text = " ".join(lines) or " ".join(stderr.split())
     registry = settings.npm_registry or "the default registry"
     code = re.search(r"code (E\w+)", text)
@@ -113,11 +161,19 @@ def npm_error(pod: str, stderr: str, requirements: dict[str, str], settings: Set
     m = re.search(r"'(@?[^@'\s]+)@[^']*' (?:could not be found|is not in this registry)", text)
     if code == "E404" or m:
         name = m.group(1) if m else "?"
-        return pod_error(pod, COMPONENT, f"unknown package {name!r}: expected a package on {registry}, found none")
+        return pod_error(
+            pod, COMPONENT, f"unknown package {name!r}: expected a package on {registry}, found none"
+        )
     if code == "ETARGET":
         m = re.search(r"No matching version found for (@?[^@\s]+)@(\S+?)\.?(?:\s|$)", text)
         name, wanted = (m.group(1), m.group(2)) if m else ("?", "?")
-        return pod_error(pod, COMPONENT, f"{name}: expected a version matching {wanted}, found none on {registry}")
+        return pod_error(
+            pod, COMPONENT, f"{name}: expected a version matching {wanted}, found none on {registry}"
+        )
     if code in ("ECONNREFUSED", "ETIMEDOUT", "ENOTFOUND", "ECONNRESET", "EAI_AGAIN") or "request to" in text:
-        return pod_error(pod, COMPONENT, f"{registry} did not answer ({code or 'network error'}): {lines[0] if lines else text}")
+        return pod_error(
+            pod,
+            COMPONENT,
+            f"{registry} did not answer ({code or 'network error'}): {lines[0] if lines else text}",
+        )
     return pod_error(pod, COMPONENT, text or "npm failed with no message")

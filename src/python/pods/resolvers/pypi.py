@@ -18,7 +18,7 @@ from typing import Any
 
 from pods.errors import PodsError, pod_error
 from pods.podspec import normalize_pypi_name
-from pods.resolvers import ResolveRequest, Resolution
+from pods.resolvers import Resolution, ResolveRequest
 from pods.settings import Settings
 
 COMPONENT = "pypi"
@@ -45,16 +45,29 @@ def resolve(request: ResolveRequest) -> Resolution | None:
     for lock in request.ancestor_locks:
         theirs = (lock.get(COMPONENT) or {}).get("python")
         if theirs and theirs != spec.python:
-            raise pod_error(pod, COMPONENT, f"python: expected {theirs} as ancestor {lock['pod']} locked, found {spec.python}")
+            raise pod_error(
+                pod,
+                COMPONENT,
+                f"python: expected {theirs} as ancestor {lock['pod']} locked, found {spec.python}",
+            )
     previous = request.previous_section(COMPONENT)
-    preferences = {} if request.upgrade or not previous else {p["name"]: p for p in previous.get("packages", [])}
+    preferences = (
+        {} if request.upgrade or not previous else {p["name"]: p for p in previous.get("packages", [])}
+    )
     pins = compile_with_uv(pod, spec.packages, spec.python, inherited, preferences, request.settings)
     added = [p for p in pins if p.name not in inherited]
     return Resolution(
-        section={"python": spec.python, "requirements": list(spec.packages),
-                 "packages": [p.as_lock() for p in sorted(added, key=lambda p: p.name)]},
-        inputs={"method": "uv pip compile", "uv": uv_version(), "python_platform": PYTHON_PLATFORM,
-                "constraints_from": [lock["pod"] for lock in request.ancestor_locks if lock.get(COMPONENT)]},
+        section={
+            "python": spec.python,
+            "requirements": list(spec.packages),
+            "packages": [p.as_lock() for p in sorted(added, key=lambda p: p.name)],
+        },
+        inputs={
+            "method": "uv pip compile",
+            "uv": uv_version(),
+            "python_platform": PYTHON_PLATFORM,
+            "constraints_from": [lock["pod"] for lock in request.ancestor_locks if lock.get(COMPONENT)],
+        },
     )
 
 
@@ -100,8 +113,13 @@ def uv_version() -> str:
 def isolated_env(settings: Settings, cache: str | None = None) -> dict[str, str]:
     """The environment uv sees: nothing of the caller's uv/pip configuration."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_", "VIRTUAL_ENV", "CONDA_"))}
-    env.update(UV_NO_CONFIG="1", PIP_CONFIG_FILE=os.devnull, UV_HTTP_TIMEOUT=str(int(settings.timeout)),
-               UV_PYTHON_DOWNLOADS="never", NO_COLOR="1")
+    env.update(
+        UV_NO_CONFIG="1",
+        PIP_CONFIG_FILE=os.devnull,
+        UV_HTTP_TIMEOUT=str(int(settings.timeout)),
+        UV_PYTHON_DOWNLOADS="never",
+        NO_COLOR="1",
+    )
     if settings.ca_bundle:
         env["SSL_CERT_FILE"] = settings.ca_bundle
     if cache:
@@ -109,26 +127,59 @@ def isolated_env(settings: Settings, cache: str | None = None) -> dict[str, str]
     return env
 
 
-def compile_with_uv(pod: str, requirements: tuple[str, ...], python: str, constraints: dict[str, str],
-                    preferences: dict[str, dict[str, Any]], settings: Settings) -> list[Pin]:
+def compile_with_uv(
+    pod: str,
+    requirements: tuple[str, ...],
+    python: str,
+    constraints: dict[str, str],
+    preferences: dict[str, dict[str, Any]],
+    settings: Settings,
+) -> list[Pin]:
     with tempfile.TemporaryDirectory(prefix="pods-pypi-") as tmp:
         folder = Path(tmp)
         (folder / "requirements.in").write_text("".join(f"{r}\n" for r in requirements))
-        (folder / "constraints.txt").write_text("".join(f"{n}=={v}\n" for n, v in sorted(constraints.items())))
+        (folder / "constraints.txt").write_text(
+            "".join(f"{n}=={v}\n" for n, v in sorted(constraints.items()))
+        )
         # uv keeps the pins of an existing output file unless told to upgrade.
         (folder / "requirements.txt").write_text(
-            "".join(f"{p['name']}=={p['version']}\n" for _, p in sorted(preferences.items())))
-        argv = [uv_binary(), "pip", "compile", "requirements.in", "--constraint", "constraints.txt",
-                "--output-file", "requirements.txt", "--generate-hashes", "--no-header", "--no-annotate",
-                "--quiet", "--no-config", "--python-version", python, "--python-platform", PYTHON_PLATFORM,
-                "--native-tls"]
+            "".join(f"{p['name']}=={p['version']}\n" for _, p in sorted(preferences.items()))
+        )
+        argv = [
+            uv_binary(),
+            "pip",
+            "compile",
+            "requirements.in",
+            "--constraint",
+            "constraints.txt",
+            "--output-file",
+            "requirements.txt",
+            "--generate-hashes",
+            "--no-header",
+            "--no-annotate",
+            "--quiet",
+            "--no-config",
+            "--python-version",
+            python,
+            "--python-platform",
+            PYTHON_PLATFORM,
+            "--native-tls",
+        ]
         if settings.pypi_index_url:
             argv += ["--index-url", settings.pypi_index_url]
         try:
-            proc = subprocess.run(argv, cwd=folder, env=isolated_env(settings), capture_output=True, text=True,
-                                  timeout=settings.timeout * 10)
+            proc = subprocess.run(
+                argv,
+                cwd=folder,
+                env=isolated_env(settings),
+                capture_output=True,
+                text=True,
+                timeout=settings.timeout * 10,
+            )
         except subprocess.TimeoutExpired:
-            raise pod_error(pod, COMPONENT, f"the index did not answer within {settings.timeout * 10:.0f} s") from None
+            raise pod_error(
+                pod, COMPONENT, f"the index did not answer within {settings.timeout * 10:.0f} s"
+            ) from None
         if proc.returncode != 0:
             raise uv_error(pod, proc.stderr, constraints, settings)
         return parse_uv_output((folder / "requirements.txt").read_text())
@@ -140,19 +191,34 @@ def uv_error(pod: str, stderr: str, constraints: dict[str, str], settings: Setti
     index = settings.pypi_index_url or "the default index"
     m = re.search(r"Because (\S+) was not found in the package registry", text)
     if m:
-        return pod_error(pod, COMPONENT, f"unknown package {m.group(1)!r}: expected a project on {index}, found none")
+        return pod_error(
+            pod, COMPONENT, f"unknown package {m.group(1)!r}: expected a project on {index}, found none"
+        )
     m = re.search(r"Because there is no version of (\S+?)(==|>=|<=|~=|!=|>|<)(\S+?)(?: and| we|,)", text)
     if m:
         name = normalize_pypi_name(m.group(1))
         if name in constraints:
-            return pod_error(pod, COMPONENT, f"{name}: expected {m.group(2)}{m.group(3)}, found {constraints[name]} locked by an ancestor")
-        return pod_error(pod, COMPONENT, f"{name}: expected a version {m.group(2)}{m.group(3)}, found none on {index}")
+            return pod_error(
+                pod,
+                COMPONENT,
+                f"{name}: expected {m.group(2)}{m.group(3)}, found {constraints[name]} locked by an ancestor",
+            )
+        return pod_error(
+            pod, COMPONENT, f"{name}: expected a version {m.group(2)}{m.group(3)}, found none on {index}"
+        )
     m = re.search(r"Because you require (\S+?)((?:==|>=|<=|~=|!=|>|<)\S+) and \1==(\S+?),", text)
     if m and normalize_pypi_name(m.group(1)) in constraints:
-        return pod_error(pod, COMPONENT, f"{normalize_pypi_name(m.group(1))}: expected {m.group(2)}, found {m.group(3)} locked by an ancestor")
+        return pod_error(
+            pod,
+            COMPONENT,
+            f"{normalize_pypi_name(m.group(1))}: expected {m.group(2)}, "
+            f"found {m.group(3)} locked by an ancestor",
+        )
     if re.search(r"Failed to fetch|error sending request|Connect|timed out|dns error", text):
         cause = re.findall(r"cause: ([^:]+?)(?= cause:|$)", text)
         return pod_error(pod, COMPONENT, f"{index} did not answer: {cause[-1] if cause else text}")
     # A long derivation stays one line, cut where it stops helping.
     text = re.sub(r"^error: ", "", text)
-    return pod_error(pod, COMPONENT, (text[:400] + " ...") if len(text) > 400 else text or "uv failed with no message")
+    return pod_error(
+        pod, COMPONENT, (text[:400] + " ...") if len(text) > 400 else text or "uv failed with no message"
+    )

@@ -25,16 +25,18 @@ from urllib.parse import urlsplit
 from pods import fetch, versions
 from pods.errors import pod_error
 from pods.podspec import VendorSpec
-from pods.resolvers import ResolveRequest, Resolution
+from pods.resolvers import Resolution, ResolveRequest
 from pods.settings import Settings
 
 COMPONENT = "vendor"
-_MANIFEST_TYPES = ", ".join([
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-])
+_MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -46,21 +48,35 @@ class VendorPin:
     install: dict[str, Any]
 
     def as_lock(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "url": self.url, "sha256": self.sha256,
-                "install": self.install}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "url": self.url,
+            "sha256": self.sha256,
+            "install": self.install,
+        }
 
 
 def resolve(request: ResolveRequest) -> Resolution | None:
     if not request.spec.vendor:
         return None
-    previous = {} if request.upgrade else {
-        entry["name"]: entry for entry in (request.previous_section(COMPONENT) or [])}
-    pins = [resolve_one(request.spec.name, item, previous.get(item.name), request.settings)
-            for item in request.spec.vendor]
+    previous = (
+        {}
+        if request.upgrade
+        else {entry["name"]: entry for entry in (request.previous_section(COMPONENT) or [])}
+    )
+    pins = [
+        resolve_one(request.spec.name, item, previous.get(item.name), request.settings)
+        for item in request.spec.vendor
+    ]
     return Resolution(
         section=[p.as_lock() for p in sorted(pins, key=lambda p: p.name)],
-        inputs={"method": "published checksums", "sources": {
-            item.name: dict(item.source) or {"exact": item.version} for item in request.spec.vendor}},
+        inputs={
+            "method": "published checksums",
+            "sources": {
+                item.name: dict(item.source) or {"exact": item.version} for item in request.spec.vendor
+            },
+        },
     )
 
 
@@ -76,13 +92,18 @@ def still_satisfies(item: VendorSpec, previous: dict[str, Any] | None) -> bool:
         ok = versions.satisfies(previous["version"], item.version)
     except ValueError:
         return False
-    return (ok and previous.get("url") == expand(item.url, previous["version"])
-            and previous.get("install") == item.install)
+    return (
+        ok
+        and previous.get("url") == expand(item.url, previous["version"])
+        and previous.get("install") == item.install
+    )
 
 
 def resolve_one(pod: str, item: VendorSpec, previous: dict[str, Any] | None, settings: Settings) -> VendorPin:
     if still_satisfies(item, previous):
-        return VendorPin(item.name, previous["version"], previous["url"], previous["sha256"], dict(item.install))
+        return VendorPin(
+            item.name, previous["version"], previous["url"], previous["sha256"], dict(item.install)
+        )
     where = f"{COMPONENT} {item.name}"
     try:
         kind, value = item.source[0] if item.source else ("exact", item.version)
@@ -91,26 +112,44 @@ def resolve_one(pod: str, item: VendorSpec, previous: dict[str, Any] | None, set
             url = expand(item.url, version)
             actual, claimed = oci_digest(value, version, settings)
             if claimed and claimed != actual:
-                raise pod_error(pod, where, f"sha256 mismatch for {url}: expected {claimed} (registry digest), found {actual}")
+                raise pod_error(
+                    pod,
+                    where,
+                    f"sha256 mismatch for {url}: expected {claimed} (registry digest), found {actual}",
+                )
             return VendorPin(item.name, version, url, actual, dict(item.install))
         if kind == "github_release":
             version = choose(pod, item, github_releases(value, settings))
         else:
             version = item.version.lstrip("v")
         url = expand(item.url, version)
-        published = published_sha256(pod, item, url, fetch.get(expand(item.checksums, version), settings.timeout,
-                                                                settings.ca_bundle).body.decode(errors="replace"))
+        published = published_sha256(
+            pod,
+            item,
+            url,
+            fetch.get(expand(item.checksums, version), settings.timeout, settings.ca_bundle).body.decode(
+                errors="replace"
+            ),
+        )
         actual, _ = fetch.sha256_of(url, settings.timeout, settings.ca_bundle)
     except fetch.Unreachable as e:
         raise pod_error(pod, where, f"upstream did not answer: {e}") from None
     except fetch.HttpStatus as e:
         if e.status == 404:
-            raise pod_error(pod, where, f"expected {e.url} to exist (version {item.version}), found HTTP 404") from None
+            raise pod_error(
+                pod, where, f"expected {e.url} to exist (version {item.version}), found HTTP 404"
+            ) from None
         raise pod_error(pod, where, f"expected HTTP 200 from {e.url}, found HTTP {e.status}") from None
     except (ValueError, KeyError) as e:
-        raise pod_error(pod, where, f"expected a JSON answer from the upstream, found one that does not parse ({e})") from None
+        raise pod_error(
+            pod, where, f"expected a JSON answer from the upstream, found one that does not parse ({e})"
+        ) from None
     if actual != published:
-        raise pod_error(pod, where, f"sha256 mismatch for {url}: expected {published} (published checksum), found {actual}")
+        raise pod_error(
+            pod,
+            where,
+            f"sha256 mismatch for {url}: expected {published} (published checksum), found {actual}",
+        )
     return VendorPin(item.name, version, url, published, dict(item.install))
 
 
@@ -122,7 +161,9 @@ def choose(pod: str, item: VendorSpec, candidates: list[str]) -> str:
     if chosen is None:
         newest = versions.highest(candidates, "latest")
         found = f"none among {len(candidates)} (newest {newest})" if newest else "no releases"
-        raise pod_error(pod, f"{COMPONENT} {item.name}", f"expected a release matching {item.version}, found {found}")
+        raise pod_error(
+            pod, f"{COMPONENT} {item.name}", f"expected a release matching {item.version}, found {found}"
+        )
     return chosen.lstrip("v")
 
 
@@ -133,14 +174,20 @@ def published_sha256(pod: str, item: VendorSpec, url: str, checksums: str) -> st
     for line in checksums.splitlines():
         parts = line.split()
         if parts and re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
-            entries.append((parts[0].lower(), parts[1].lstrip("*").rsplit("/", 1)[-1] if len(parts) > 1 else None))
+            entries.append(
+                (parts[0].lower(), parts[1].lstrip("*").rsplit("/", 1)[-1] if len(parts) > 1 else None)
+            )
     for digest, name in entries:
         if name == filename:
             return digest
     if len(entries) == 1 and entries[0][1] is None:
         return entries[0][0]
-    raise pod_error(pod, f"{COMPONENT} {item.name}",
-                    f"expected a sha256 for {filename} in {expand(item.checksums, '{version}')}, found {len(entries)} other entries")
+    raise pod_error(
+        pod,
+        f"{COMPONENT} {item.name}",
+        f"expected a sha256 for {filename} in {expand(item.checksums, '{version}')}, "
+        f"found {len(entries)} other entries",
+    )
 
 
 def github_releases(repo: str, settings: Settings) -> list[str]:
@@ -148,8 +195,11 @@ def github_releases(repo: str, settings: Settings) -> list[str]:
     tags: list[str] = []
     for page in range(1, 11):  # 1000 releases is more history than any pin needs
         url = f"{settings.github_api_url}/repos/{repo}/releases?per_page=100&page={page}"
-        batch = json.loads(fetch.get(url, settings.timeout, settings.ca_bundle,
-                                     {"Accept": "application/vnd.github+json"}).body)
+        batch = json.loads(
+            fetch.get(
+                url, settings.timeout, settings.ca_bundle, {"Accept": "application/vnd.github+json"}
+            ).body
+        )
         tags += [r["tag_name"] for r in batch if not r.get("draft") and not r.get("prerelease")]
         if len(batch) < 100:
             break
@@ -157,6 +207,7 @@ def github_releases(repo: str, settings: Settings) -> list[str]:
 
 
 # --- container registries (distribution API v2) -------------------------------------------
+
 
 def registry_base(ref: str) -> tuple[str, str]:
     """("scheme://host", repository) for "host/repository"; plain HTTP only on loopback."""
