@@ -71,6 +71,11 @@ def lock(args: argparse.Namespace) -> int:
         say(f"up to date: {', '.join(run.unchanged)}")
     for pod, why in run.deferred:
         say(f"not locked: {pod}: {why}")
+    if args.pods:
+        # A re-locked parent makes its children stale; say so rather than re-lock them unasked.
+        stale = [s.pod for s in lockfile.stale_locks(settings.repo, graph) if s.pod not in args.pods]
+        if stale:
+            say(f"now stale: {', '.join(stale)}; run `pods lock` to re-lock them")
     return 1 if run.deferred else 0
 
 

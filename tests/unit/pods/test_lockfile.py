@@ -106,3 +106,14 @@ def test_invalid_pod_yaml_is_one_line_and_changes_nothing(tmp_path, capsys, monk
         == "pods: error: build_files/child/pod.yaml: field env: expected a mapping, found a list"
     )
     assert snapshot(tmp_path) == before
+
+
+def test_locking_one_pod_leaves_its_children_and_names_them_stale(tmp_path, capsys, monkeypatch):
+    _locked_family(tmp_path)
+    run_cli(tmp_path, capsys, monkeypatch=monkeypatch)
+    child_lock = (tmp_path / "build_files/child/pod.lock.json").read_bytes()
+    (tmp_path / "build_files/root/pod.yaml").write_text("description: r\nenv: {A: '3'}\n")
+    code, _, err = run_cli(tmp_path, capsys, "root", monkeypatch=monkeypatch)
+    assert code == 0 and "locked root" in err
+    assert (tmp_path / "build_files/child/pod.lock.json").read_bytes() == child_lock
+    assert "now stale: child" in err

@@ -73,3 +73,27 @@ def test_registry_that_does_not_answer(tmp_path, capsys, monkeypatch):
         env={"PODS_NPM_REGISTRY": registry, "PODS_TIMEOUT": "5"},
     )
     assert line.startswith(f"pods: error: pod web: npm: {registry} did not answer (ECONNREFUSED)")
+
+
+def test_registry_urls_and_extraneous_entries_are_dropped():
+    from pods.resolvers.npm import registry_neutral
+
+    lock = {
+        "lockfileVersion": 3,
+        "packages": {
+            "": {"dependencies": {"a": "^1"}},
+            "node_modules/a": {
+                "version": "1.0.0",
+                "integrity": "sha512-a",
+                "resolved": "https://mirror.invalid/a.tgz",
+            },
+            "node_modules/b": {"version": "2.0.0", "integrity": "sha512-b", "extraneous": True},
+            "node_modules/c": {"version": "1.0.0", "resolved": "git+ssh://example.invalid/c.git#abc"},
+        },
+    }
+    cleaned = registry_neutral(lock)["packages"]
+    assert set(cleaned) == {"", "node_modules/a", "node_modules/c"}
+    assert (
+        "resolved" not in cleaned["node_modules/a"] and cleaned["node_modules/a"]["integrity"] == "sha512-a"
+    )
+    assert cleaned["node_modules/c"]["resolved"].startswith("git+ssh://")  # not a registry tarball

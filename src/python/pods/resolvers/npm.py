@@ -127,6 +127,7 @@ def lock_with_npm(
         if proc.returncode != 0:
             raise npm_error(pod, proc.stderr, requirements, settings)
         lock = json.loads((folder / "package-lock.json").read_text())
+    lock = registry_neutral(lock)
     if lock.get("lockfileVersion") != 3:
         raise pod_error(
             pod,
@@ -145,6 +146,24 @@ def lock_with_npm(
             f"package-lock.json: expected an integrity hash for every package, found none for {missing[0]}",
         )
     return lock
+
+
+def registry_neutral(lock: dict[str, Any]) -> dict[str, Any]:
+    """The lock without registry tarball URLs, and without packages nothing depends on.
+
+    npm's omit-lockfile-registry-resolved still leaves `resolved` on entries it marks
+    `extraneous` (left over from the previous lock): such an entry is not installed by
+    `npm ci`, so it goes, and any registry URL left is dropped (the integrity hash stays).
+    """
+    packages = {}
+    for path, entry in lock.get("packages", {}).items():
+        if entry.get("extraneous"):
+            continue
+        entry = dict(entry)
+        if entry.get("integrity") and str(entry.get("resolved", "")).startswith(("http://", "https://")):
+            del entry["resolved"]
+        packages[path] = entry
+    return {**lock, "packages": packages}
 
 
 def npm_error(pod: str, stderr: str, requirements: dict[str, str], settings: Settings) -> PodsError:
