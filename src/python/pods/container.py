@@ -16,28 +16,28 @@ class Result:
     stderr: str
 
 
-def engine(settings_engine: str, args: Sequence[str], timeout: float, input: str | None = None) -> Result:
+def engine(wrapper: str, args: Sequence[str], timeout: float, input: str | None = None) -> Result:
     try:
         proc = subprocess.run(
-            [settings_engine, *args], input=input, capture_output=True, text=True, timeout=timeout
+            [wrapper, *args], input=input, capture_output=True, text=True, timeout=timeout
         )
     except FileNotFoundError:
-        raise PodsError(settings_engine, "the container engine wrapper is missing") from None
+        raise PodsError(wrapper, "the container engine wrapper is missing") from None
     except subprocess.TimeoutExpired:
         raise PodsError(
-            settings_engine, f"`{' '.join(args[:2])}` did not finish within {timeout:.0f} s"
+            wrapper, f"`{' '.join(args[:2])}` did not finish within {timeout:.0f} s"
         ) from None
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-def image_exists(settings_engine: str, image: str) -> bool:
-    return engine(settings_engine, ["image", "exists", image], timeout=60).returncode == 0
+def image_exists(wrapper: str, image: str) -> bool:
+    return engine(wrapper, ["image", "exists", image], timeout=60).returncode == 0
 
 
-def run_script(settings_engine: str, image: str, script: str, timeout: float) -> Result:
+def run_script(wrapper: str, image: str, script: str, timeout: float) -> Result:
     """Run a shell script as root in a throwaway container of `image` (--rm: nothing is left)."""
     return engine(
-        settings_engine,
+        wrapper,
         ["run", "--rm", "-i", "--user", "root", "--network", "host", image, "sh", "-s"],
         timeout=timeout,
         input=script,
