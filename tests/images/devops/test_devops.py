@@ -1,0 +1,28 @@
+"""devops: cloud and observability CLIs answer with their locked versions."""
+
+from __future__ import annotations
+
+import pytest
+
+from images.harness import Pod, upstream_version
+
+DEBIAN_TOOLS = {
+    "aws --version": "awscli",
+    "promtool --version": "prometheus",
+}
+
+
+@pytest.mark.parametrize("command", sorted(DEBIAN_TOOLS))
+def test_debian_tool_reports_locked_version(pod: Pod, debian_versions: dict[str, str], command: str) -> None:
+    expected = upstream_version(debian_versions[DEBIAN_TOOLS[command]])
+    output = pod.sh(f"{command} 2>&1")
+    assert expected in output, f"`{command}` printed {output!r}, expected {expected}"
+
+
+def test_firebase_cli_reports_locked_version(pod: Pod, locks: dict[str, dict]) -> None:
+    lock = locks["devops"]["npm"]["package_lock"]["packages"]["node_modules/firebase-tools"]
+    assert pod.sh("firebase --version") == lock["version"]
+
+
+def test_inherits_kubectl(pod: Pod) -> None:
+    assert "Client Version" in pod.sh("kubectl version --client")

@@ -1,0 +1,60 @@
+"""nvidia: CUDA 13 runtime, nvcc and cuDNN from NVIDIA's wheels, usable from every shell."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from images.harness import Pod
+
+
+def test_cuda_home_and_path_set_for_every_command(pod: Pod) -> None:
+    out = pod.run("sh", "-c", 'echo "$CUDA_HOME"; command -v nvcc').stdout.split()
+    assert out[0].endswith("/nvidia/cu13")
+    assert out[1] == out[0] + "/bin/nvcc"
+
+
+def test_cuda_runtime_library_loads_and_is_13(pod: Pod) -> None:
+    script = (
+        "import ctypes\n"
+        "lib = ctypes.CDLL('libcudart.so.13')\n"
+        "v = ctypes.c_int()\n"
+        "assert lib.cudaRuntimeGetVersion(ctypes.byref(v)) == 0\n"
+        "print(v.value)\n"
+    )
+    version = int(pod.run("python3", "-c", script).stdout)
+    assert 13000 <= version < 14000, version
+
+
+def test_cudnn_library_loads(pod: Pod) -> None:
+    script = (
+        "import ctypes\n"
+        "lib = ctypes.CDLL('libcudnn.so.9')\n"
+        "lib.cudnnGetVersion.restype = ctypes.c_size_t\n"
+        "print(lib.cudnnGetVersion())\n"
+    )
+    assert int(pod.run("python3", "-c", script).stdout) >= 90000
+
+
+def test_cublas_library_loads(pod: Pod) -> None:
+    pod.run("python3", "-c", "import ctypes; ctypes.CDLL('libcublas.so.13')")
+
+
+def test_nvcc_compiles_a_kernel_without_a_gpu(pod: Pod) -> None:
+    script = (
+        "cd $(mktemp -d) && printf '__global__ void add(float *a){a[threadIdx.x] += 1.0f;}\\n"
+        "int main(){return 0;}\\n' > k.cu && nvcc -o k k.cu && test -x k && nvcc --version | tail -2"
+    )
+    out = pod.sh(script)
+    assert "release 13." in out, out
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/nvidia0"), reason="GPU-only: no NVIDIA device on this host")
+def test_gpu_visible_to_cuda(pod: Pod) -> None:
+    script = (
+        "import ctypes\n"
+        "lib = ctypes.CDLL('libcudart.so.13'); n = ctypes.c_int()\n"
+        "assert lib.cudaGetDeviceCount(ctypes.byref(n)) == 0 and n.value > 0\n"
+    )
+    pod.run("python3", "-c", script, extra=["--device", "nvidia.com/gpu=all"])
