@@ -18,15 +18,11 @@ class Result:
 
 def engine(wrapper: str, args: Sequence[str], timeout: float, input: str | None = None) -> Result:
     try:
-        proc = subprocess.run(
-            [wrapper, *args], input=input, capture_output=True, text=True, timeout=timeout
-        )
+        proc = subprocess.run([wrapper, *args], input=input, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
         raise PodsError(wrapper, "the container engine wrapper is missing") from None
     except subprocess.TimeoutExpired:
-        raise PodsError(
-            wrapper, f"`{' '.join(args[:2])}` did not finish within {timeout:.0f} s"
-        ) from None
+        raise PodsError(wrapper, f"`{' '.join(args[:2])}` did not finish within {timeout:.0f} s") from None
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

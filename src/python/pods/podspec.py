@@ -155,7 +155,7 @@ def _found(value: Any) -> str:
         return "nothing (null)"
     return (
         f"{_kind_name(type(value))} ({value!r})"
-        if not isinstance(value, (dict, list))
+        if not isinstance(value, dict | list)
         else _kind_name(type(value))
     )
 

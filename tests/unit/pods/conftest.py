@@ -1,5 +1,4 @@
 import pytest
-
 from unit.pods.helpers import LoopbackServer
 
 

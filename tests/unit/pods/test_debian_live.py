@@ -10,7 +10,6 @@ import subprocess
 import uuid
 
 import pytest
-
 from unit.pods.helpers import ENGINE, error_line, run_cli, snapshot, write_pod
 
 ROOTFS_IMAGE = "ghcr.io/bazzite-ai/bazzite-ai-pod-rootfs:latest"

@@ -1,8 +1,8 @@
 import pytest
+from unit.pods.helpers import write_pod
+
 from pods.errors import PodsError
 from pods.graph import load_graph, parent_from_containerfile
-
-from unit.pods.helpers import write_pod
 
 
 def test_parent_is_read_from_the_base_image_arg():

@@ -3,10 +3,10 @@ import os
 import socket
 
 import pytest
+from unit.pods.helpers import error_line, run_cli, snapshot, write_pod
+
 from pods import lockfile
 from pods.graph import load_graph
-
-from unit.pods.helpers import error_line, run_cli, snapshot, write_pod
 
 
 def test_dumps_is_stable_sorted_and_newline_terminated():

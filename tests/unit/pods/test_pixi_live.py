@@ -3,9 +3,9 @@
 import json
 import tomllib
 
-from pods.pixi import read_pixi_lock
-
 from unit.pods.helpers import run_cli, write_pod
+
+from pods.pixi import read_pixi_lock
 
 
 def lock_family(tmp_path, capsys, monkeypatch, *args):

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from pods.errors import PodsError
 from pods.podspec import parse_pod_spec
 
@@ -21,7 +22,8 @@ def error_of(text: str) -> str:
 
 
 def test_full_spec_is_read_into_typed_fields():
-    spec = parse("""
+    spec = parse(
+        """
 description: everything
 debian: {packages: [gcc, make]}
 pypi: {python: "3.13", packages: ["torch==2.15.0", "jupyterlab>=4.6,<5"]}
@@ -34,7 +36,8 @@ vendor:
     checksums: "https://example.invalid/helm-v{version}.tar.gz.sha256sum"
     install: {kind: tar, bin: [linux-amd64/helm]}
 env: {CUDA_HOME: /opt/cuda}
-""")
+"""
+    )
     assert spec.debian.packages == ("gcc", "make")
     assert spec.pypi.python == "3.13" and spec.pypi.packages[1] == "jupyterlab>=4.6,<5"
     assert spec.npm.packages == (("@anthropic-ai/claude-code", "^2.1.0"),)

@@ -3,12 +3,12 @@
 import json
 
 import pytest
+from unit.pods.helpers import dead_port_url, error_line, run_cli, settings_for, snapshot, write_pod
+
 from pods.errors import PodsError
 from pods.podspec import PodSpec, PypiSpec
 from pods.resolvers import ResolveRequest
 from pods.resolvers.pypi import resolve
-
-from unit.pods.helpers import dead_port_url, error_line, run_cli, settings_for, snapshot, write_pod
 
 
 def request_for(tmp_path, packages, ancestors=(), previous=None, upgrade=False):

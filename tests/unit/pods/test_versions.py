@@ -1,4 +1,5 @@
 import pytest
+
 from pods.versions import highest, satisfies
 
 RELEASES = ["v3.18.4", "v3.19.0", "v3.19.2", "v4.0.0-rc.1", "v3.9.9", "v4.0.1"]
