@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import tempfile
 import tomllib
 from dataclasses import dataclass
@@ -163,41 +162,20 @@ def platform_artifacts(
     settings: Settings, pod: str, python: str, packages: dict[str, dict[str, Any]]
 ) -> list[Artifact]:
     """For exactly the locked versions, the wheel uv picks for the pods' platform."""
-    from pods.resolvers.pypi import PYTHON_PLATFORM, isolated_env, uv_binary
+    from pods.resolvers.pypi import uv_compile
 
     with tempfile.TemporaryDirectory(prefix="pods-pixi-") as tmp:
         folder = Path(tmp)
         (folder / "pins.txt").write_text("".join(f"{n}=={p['version']}\n" for n, p in packages.items()))
-        argv = [
-            uv_binary(),
-            "pip",
-            "compile",
-            "pins.txt",
-            "--no-deps",
-            "--format",
-            "pylock.toml",
-            "--output-file",
-            "pylock.toml",
-            "--quiet",
-            "--no-config",
-            "--python-version",
+        proc = uv_compile(
+            folder,
             python,
-            "--python-platform",
-            PYTHON_PLATFORM,
-            "--native-tls",
-        ]
-        if settings.pypi_index_url:
-            argv += ["--index-url", settings.pypi_index_url]
-        proc = subprocess.run(
-            argv,
-            cwd=folder,
-            env=isolated_env(settings),
-            capture_output=True,
-            text=True,
-            timeout=settings.timeout * 10,
+            settings,
+            ["pins.txt", "--no-deps", "--format", "pylock.toml", "-o", "pylock.toml"],
         )
-        if proc.returncode != 0:
-            raise pod_error(pod, COMPONENT, " ".join(proc.stderr.split()) or "uv failed with no message")
+        if proc is None or proc.returncode != 0:
+            message = " ".join(proc.stderr.split()) if proc else "the index did not answer in time"
+            raise pod_error(pod, COMPONENT, message or "uv failed with no message")
         doc = tomllib.loads((folder / "pylock.toml").read_text())
     artifacts = []
     for entry in doc.get("packages", []):

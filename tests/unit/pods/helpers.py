@@ -128,3 +128,16 @@ def dead_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def relock_fails(repo: Path, pod: str, pod_yaml: str, capsys, monkeypatch, *args: str, env=None) -> str:
+    """Rewrite a pod's pod.yaml, lock again, and check the run failed leaving every file as it was.
+
+    Returns the one error line, for the test to compare with what it expects.
+    """
+    (repo / "build_files" / pod / "pod.yaml").write_text(pod_yaml)
+    before = snapshot(repo)
+    code, _, err = run_cli(repo, capsys, *args, env=env, monkeypatch=monkeypatch)
+    assert code == 1
+    assert snapshot(repo) == before
+    return error_line(err)

@@ -10,7 +10,7 @@ import subprocess
 import uuid
 
 import pytest
-from unit.pods.helpers import ENGINE, error_line, run_cli, snapshot, write_pod
+from unit.pods.helpers import ENGINE, error_line, relock_fails, run_cli, snapshot, write_pod
 
 ROOTFS_IMAGE = "ghcr.io/bazzite-ai/bazzite-ai-pod-rootfs:latest"
 
@@ -60,14 +60,10 @@ def test_closure_is_what_apt_adds_on_top_of_the_parent_with_hashes(family, capsy
 def test_unknown_package(family, capsys, monkeypatch):
     write_pod(family, "kid", "description: k\ndebian: {packages: [make]}\n", parent="root")
     assert run_cli(family, capsys, "kid", monkeypatch=monkeypatch)[0] == 0
-    (family / "build_files/kid/pod.yaml").write_text(
-        "description: k\ndebian: {packages: [make, no-such-package-pods-zq]}\n"
-    )
-    before = snapshot(family)
-    code, _, err = run_cli(family, capsys, "kid", monkeypatch=monkeypatch)
-    assert code == 1 and snapshot(family) == before
+    pod_yaml = "description: k\ndebian: {packages: [make, no-such-package-pods-zq]}\n"
+    line = relock_fails(family, "kid", pod_yaml, capsys, monkeypatch, "kid")
     image = os.environ["PODS_PARENT_IMAGE"].format(pod="root")
-    assert error_line(err) == (
+    assert line == (
         f"pods: error: pod kid: debian: unknown package 'no-such-package-pods-zq': "
         f"expected a package in the parent image {image}, found none"
     )

@@ -2,7 +2,7 @@
 
 import json
 
-from unit.pods.helpers import dead_port_url, error_line, run_cli, snapshot, write_pod
+from unit.pods.helpers import dead_port_url, relock_fails, run_cli, write_pod
 
 LOCK = "build_files/web/pod.lock.json"
 
@@ -37,14 +37,8 @@ def test_previous_pins_stay_without_upgrade(tmp_path, capsys, monkeypatch):
 
 def _relock_fails(tmp_path, capsys, monkeypatch, packages, env=None):
     assert lock_web(tmp_path, capsys, monkeypatch, {"is-number": "^7.0.0"})[0] == 0
-    (tmp_path / "build_files/web/pod.yaml").write_text(
-        f"description: w\nnpm:\n  packages: {json.dumps(packages)}\n"
-    )
-    before = snapshot(tmp_path)
-    code, _, err = run_cli(tmp_path, capsys, env=env, monkeypatch=monkeypatch)
-    assert code == 1
-    assert snapshot(tmp_path) == before
-    return error_line(err)
+    pod_yaml = f"description: w\nnpm:\n  packages: {json.dumps(packages)}\n"
+    return relock_fails(tmp_path, "web", pod_yaml, capsys, monkeypatch, env=env)
 
 
 def test_unknown_package(tmp_path, capsys, monkeypatch):

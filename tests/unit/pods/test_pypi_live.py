@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from unit.pods.helpers import dead_port_url, error_line, run_cli, settings_for, snapshot, write_pod
+from unit.pods.helpers import dead_port_url, relock_fails, run_cli, settings_for, write_pod
 
 from pods.errors import PodsError
 from pods.podspec import PodSpec, PypiSpec
@@ -72,14 +72,8 @@ def _locked_app(tmp_path, capsys, monkeypatch):
 
 
 def _relock_fails(tmp_path, capsys, monkeypatch, packages, env=None):
-    (tmp_path / "build_files/app/pod.yaml").write_text(
-        f'description: a\npypi: {{python: "3.13", packages: {json.dumps(packages)}}}\n'
-    )
-    before = snapshot(tmp_path)
-    code, _, err = run_cli(tmp_path, capsys, env=env, monkeypatch=monkeypatch)
-    assert code == 1
-    assert snapshot(tmp_path) == before
-    return error_line(err)
+    pod_yaml = f'description: a\npypi: {{python: "3.13", packages: {json.dumps(packages)}}}\n'
+    return relock_fails(tmp_path, "app", pod_yaml, capsys, monkeypatch, env=env)
 
 
 def test_unknown_package(tmp_path, capsys, monkeypatch):

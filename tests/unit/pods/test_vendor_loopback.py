@@ -4,7 +4,7 @@ files, and a container registry (distribution v2 with an anonymous bearer token)
 import hashlib
 import json
 
-from unit.pods.helpers import Route, dead_port_url, error_line, run_cli, snapshot, write_pod
+from unit.pods.helpers import Route, dead_port_url, error_line, relock_fails, run_cli, snapshot, write_pod
 
 ARTIFACT = {v: f"helm {v} binary".encode() for v in ("3.18.4", "3.19.0", "3.19.2", "4.0.0-rc.1")}
 
@@ -70,17 +70,9 @@ def test_pin_that_still_satisfies_is_kept_without_asking_upstream(tmp_path, caps
 
 def _relock_fails(tmp_path, capsys, monkeypatch, server, version, api=None, **yaml):
     assert lock(tmp_path, capsys, monkeypatch, server, "3.18.4")[0] == 0
-    (tmp_path / "build_files/tools/pod.yaml").write_text(helm_yaml(server, version, **yaml))
-    before = snapshot(tmp_path)
-    code, _, err = run_cli(
-        tmp_path,
-        capsys,
-        env={"PODS_GITHUB_API_URL": api or server.url, "PODS_TIMEOUT": "5"},
-        monkeypatch=monkeypatch,
-    )
-    assert code == 1
-    assert snapshot(tmp_path) == before
-    return error_line(err)
+    env = {"PODS_GITHUB_API_URL": api or server.url, "PODS_TIMEOUT": "5"}
+    pod_yaml = helm_yaml(server, version, **yaml)
+    return relock_fails(tmp_path, "tools", pod_yaml, capsys, monkeypatch, env=env)
 
 
 def test_sha256_mismatch(tmp_path, capsys, monkeypatch, server):

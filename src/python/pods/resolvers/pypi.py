@@ -145,44 +145,41 @@ def compile_with_uv(
         (folder / "requirements.txt").write_text(
             "".join(f"{p['name']}=={p['version']}\n" for _, p in sorted(preferences.items()))
         )
-        argv = [
-            uv_binary(),
-            "pip",
-            "compile",
-            "requirements.in",
-            "--constraint",
-            "constraints.txt",
-            "--output-file",
-            "requirements.txt",
-            "--generate-hashes",
-            "--no-header",
-            "--no-annotate",
-            "--quiet",
-            "--no-config",
-            "--python-version",
+        proc = uv_compile(
+            folder,
             python,
-            "--python-platform",
-            PYTHON_PLATFORM,
-            "--native-tls",
-        ]
-        if settings.pypi_index_url:
-            argv += ["--index-url", settings.pypi_index_url]
-        try:
-            proc = subprocess.run(
-                argv,
-                cwd=folder,
-                env=isolated_env(settings),
-                capture_output=True,
-                text=True,
-                timeout=settings.timeout * 10,
-            )
-        except subprocess.TimeoutExpired:
+            settings,
+            ["requirements.in", "--constraint", "constraints.txt", "--output-file", "requirements.txt"]
+            + ["--generate-hashes", "--no-header", "--no-annotate"],
+        )
+        if proc is None:
             raise pod_error(
                 pod, COMPONENT, f"the index did not answer within {settings.timeout * 10:.0f} s"
             ) from None
         if proc.returncode != 0:
             raise uv_error(pod, proc.stderr, constraints, settings)
         return parse_uv_output((folder / "requirements.txt").read_text())
+
+
+def uv_compile(
+    folder: Path, python: str, settings: Settings, args: list[str]
+) -> subprocess.CompletedProcess[str] | None:
+    """`uv pip compile ARGS` in folder for the pods' platform, isolated; None on timeout."""
+    argv = [uv_binary(), "pip", "compile", *args, "--quiet", "--no-config", "--native-tls"]
+    argv += ["--python-version", python, "--python-platform", PYTHON_PLATFORM]
+    if settings.pypi_index_url:
+        argv += ["--index-url", settings.pypi_index_url]
+    try:
+        return subprocess.run(
+            argv,
+            cwd=folder,
+            env=isolated_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=settings.timeout * 10,
+        )
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def uv_error(pod: str, stderr: str, constraints: dict[str, str], settings: Settings) -> PodsError:
