@@ -43,6 +43,8 @@ def pod(name, description, dependencies=(), **kwargs):
         **kwargs,
     )
     file(name="lock", source="pod.lock.json")
+    # What `pods lock --check` compares a lock against (tests/unit/pods/test_repo_locks.py).
+    files(name="lock-inputs", sources=["pod.yaml", "Containerfile", "pixi.toml", "pixi.lock"])
 
 
 def pod_image_tests(name, **kwargs):

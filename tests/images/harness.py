@@ -22,6 +22,7 @@ from pathlib import Path
 
 # Shipped into the test sandbox by the src/engine:engine files target.
 ENGINE = str(Path("src/engine/docker").resolve())
+ENTRYPOINT = "/usr/local/bin/pods-entrypoint"
 
 
 def engine(
@@ -79,9 +80,17 @@ class Pod:
         timeout: float = 600,
         input: str | None = None,
         extra: Sequence[str] = (),
+        image_entrypoint: bool = False,
     ) -> subprocess.CompletedProcess:
-        """Run one command in a fresh, removed-afterwards container."""
+        """Run one command in a fresh, removed-afterwards container.
+
+        Commands go through the family's common entrypoint (which loads each pod's
+        environment), so an ancestor's tests also run on a child with its own entrypoint;
+        `image_entrypoint=True` tests the image's own.
+        """
         args = ["run", "--rm", "--name", f"podtest-{self.name}-{uuid.uuid4().hex[:10]}"]
+        if not image_entrypoint:
+            args += ["--entrypoint", ENTRYPOINT]
         if input is not None:
             args.append("-i")
         if user:

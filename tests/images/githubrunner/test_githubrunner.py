@@ -6,13 +6,13 @@ from images.harness import Pod
 
 
 def test_entrypoint_rejects_missing_token(pod: Pod) -> None:
-    result = pod.run(env={"RUNNER_URL": "https://github.com/example/repo"}, check=False)
+    result = pod.run(env={"RUNNER_URL": "https://github.com/example/repo"}, check=False, image_entrypoint=True)
     assert result.returncode != 0
     assert "RUNNER_TOKEN" in result.stderr
 
 
 def test_entrypoint_rejects_missing_url(pod: Pod) -> None:
-    result = pod.run(env={"RUNNER_TOKEN": "t0k3n-not-real"}, check=False)
+    result = pod.run(env={"RUNNER_TOKEN": "t0k3n-not-real"}, check=False, image_entrypoint=True)
     assert result.returncode != 0
     assert "RUNNER_URL" in result.stderr
     assert "t0k3n-not-real" not in result.stdout + result.stderr
