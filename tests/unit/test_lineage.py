@@ -46,6 +46,15 @@ def test_prelude_lineage_matches_containerfiles() -> None:
 
 def test_every_pod_uses_the_pod_macro_and_has_a_lock_source() -> None:
     pods = {p.parent.name for p in BUILD_FILES.glob("*/Containerfile")}
-    assert pods == {"rootfs", "base", "nvidia", "devops", "githubrunner", "nvidia-python", "jupyter", "playwright"}
+    assert pods == {
+        "rootfs",
+        "base",
+        "nvidia",
+        "devops",
+        "githubrunner",
+        "nvidia-python",
+        "jupyter",
+        "playwright",
+    }
     for pod in pods:
         assert (BUILD_FILES / pod / "pod.yaml").is_file(), f"build_files/{pod}/pod.yaml missing"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from images.harness import Pod, upstream_version
 
 # command that prints a version -> the Debian package whose locked version it must print
@@ -55,7 +54,8 @@ def test_tool_reports_its_locked_version(pod: Pod, debian_versions: dict[str, st
 
 def test_c_hello_world_compiles_and_runs(pod: Pod) -> None:
     script = (
-        "cd $(mktemp -d) && printf '#include <stdio.h>\\nint main(void){puts(\"hello c\");return 0;}\\n' > h.c"
+        "cd $(mktemp -d)"
+        " && printf '#include <stdio.h>\\nint main(void){puts(\"hello c\");return 0;}\\n' > h.c"
         " && gcc -O2 -o h h.c && ./h"
     )
     assert pod.sh(script) == "hello c"
@@ -64,7 +64,7 @@ def test_c_hello_world_compiles_and_runs(pod: Pod) -> None:
 def test_go_hello_world_compiles_and_runs(pod: Pod) -> None:
     script = (
         "cd $(mktemp -d) && export GOCACHE=$PWD/.cache GOFLAGS=-mod=mod"
-        " && printf 'package main\\nimport \"fmt\"\\nfunc main(){fmt.Println(\"hello go\")}\\n' > main.go"
+        ' && printf \'package main\\nimport "fmt"\\nfunc main(){fmt.Println("hello go")}\\n\' > main.go'
         " && go build -o h main.go && ./h"
     )
     assert pod.sh(script) == "hello go"

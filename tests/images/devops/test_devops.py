@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from images.harness import Pod, upstream_version
 
 DEBIAN_TOOLS = {

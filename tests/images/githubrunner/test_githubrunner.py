@@ -6,7 +6,9 @@ from images.harness import Pod
 
 
 def test_entrypoint_rejects_missing_token(pod: Pod) -> None:
-    result = pod.run(env={"RUNNER_URL": "https://github.com/example/repo"}, check=False, image_entrypoint=True)
+    result = pod.run(
+        env={"RUNNER_URL": "https://github.com/example/repo"}, check=False, image_entrypoint=True
+    )
     assert result.returncode != 0
     assert "RUNNER_TOKEN" in result.stderr
 

@@ -8,7 +8,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from images.harness import Pod, Service
 
 TOKEN = "podtest-token-0123456789abcdef"
