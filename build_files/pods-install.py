@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.request
 import zipfile
 
@@ -72,13 +73,30 @@ def parse_stanzas(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
+# A mirror that drops a connection must not turn into "Unable to locate package" for the
+# whole closure: apt retries each download, and an index that still fails is an error.
+APT_RETRIES = ["-o", "Acquire::Retries=5"]
+
+
+def apt_update(env: dict) -> None:
+    for attempt in range(1, 4):
+        result = subprocess.run(
+            ["apt-get", "update", "-qq", "--error-on=any", *APT_RETRIES], env={**os.environ, **env}
+        )
+        if result.returncode == 0:
+            return
+        log(f"apt-get update failed (attempt {attempt} of 3); retrying in {10 * attempt}s")
+        time.sleep(10 * attempt)
+    raise InstallError("apt-get update could not fetch the archive's indexes after 3 attempts")
+
+
 def install_debian(pod: str, section: dict) -> None:
     pkgs = section.get("packages", [])
     if not pkgs:
         return
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     specs = [f"{p['name']}={p['version']}" for p in pkgs]
-    run(["apt-get", "update", "-qq"], env)
+    apt_update(env)
     try:
         # Dry run first: apt must want exactly the locked closure, nothing more.
         sim = run(["apt-get", "install", "-s", "-qq", "--no-install-recommends", *specs], env, capture=True)
@@ -96,7 +114,7 @@ def install_debian(pod: str, section: dict) -> None:
                     f"{pod}: sha256 mismatch for debian package {p['name']} {p['version']}: "
                     f"lock has {p['sha256']}, archive index has {index_sha}")
         # apt checks every downloaded .deb against that same signed index.
-        run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *specs], env)
+        run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *APT_RETRIES, *specs], env)
     finally:
         run(["apt-get", "clean"], env)
         shutil.rmtree("/var/lib/apt/lists", ignore_errors=True)
