@@ -17,7 +17,8 @@ export WLR_BACKENDS=headless WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1
 
 conf="$XDG_RUNTIME_DIR/vnc"
 mkdir -p "$conf"
-ssh-keygen -q -t rsa -b 2048 -m PKCS8 -N "" -f "$conf/rsa_key" >/dev/null
+# wayvnc (nettle) reads PKCS#1 PEM ("BEGIN RSA PRIVATE KEY"), not PKCS#8.
+ssh-keygen -q -t rsa -b 2048 -m PEM -N "" -f "$conf/rsa_key" >/dev/null
 cat >"$conf/wayvnc.conf" <<CONF
 address=0.0.0.0
 port=${VNC_PORT:-5900}
@@ -29,6 +30,7 @@ CONF
 chmod 600 "$conf/wayvnc.conf"
 unset VNC_PASSWORD
 cat >"$conf/sway.conf" <<CONF
+xwayland disable
 output HEADLESS-1 resolution ${VNC_RESOLUTION:-1280x800}
 exec wayvnc --config $conf/wayvnc.conf
 CONF

@@ -84,4 +84,6 @@ def test_notebook_importing_torch_executes_headless(pod: Pod) -> None:
     )
     executed = json.loads(pod.run("bash", "-c", script, input=json.dumps(notebook)).stdout)
     outputs = executed["cells"][0]["outputs"]
-    assert outputs and outputs[0]["text"].strip() == "4", outputs
+    text = outputs[0]["text"] if outputs else ""
+    # nbformat stores multi-line text as a list of lines.
+    assert "".join(text).strip() == "4", outputs
