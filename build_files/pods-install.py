@@ -53,6 +53,18 @@ def run(argv: list[str], env: dict | None = None, capture: bool = False) -> str:
     return result.stdout or ""
 
 
+def retry(action, what: str, attempts: int = 3) -> None:
+    for attempt in range(1, attempts + 1):
+        try:
+            action()
+            return
+        except InstallError:
+            if attempt == attempts:
+                raise
+            log(f"{what} failed (attempt {attempt} of {attempts}); retrying in {15 * attempt}s")
+            time.sleep(15 * attempt)
+
+
 def ca_bundle() -> str | None:
     # The secret is mounted empty when no bundle is configured.
     return CA_SECRET if os.path.isfile(CA_SECRET) and os.path.getsize(CA_SECRET) > 0 else None
@@ -135,7 +147,8 @@ def install_pypi(pod: str, section: dict) -> None:
         for p in pkgs:
             hashes = " ".join(f"--hash={h}" for h in p["hashes"])
             req.write(f"{p['name']}=={p['version']} {hashes}\n")
-    env = {"PIP_CONFIG_FILE": "/dev/null", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1"}
+    env = {"PIP_CONFIG_FILE": "/dev/null", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1",
+           "PIP_RETRIES": "10", "PIP_TIMEOUT": "120"}
     if ca_bundle():
         env["PIP_CERT"] = CA_SECRET
     index = section.get("index_url")
@@ -167,8 +180,12 @@ def install_npm(pod: str, section: dict) -> None:
            "npm_config_audit": "false"}
     if ca_bundle():
         env["NODE_EXTRA_CA_CERTS"] = CA_SECRET
+    # The registry sometimes drops a socket mid-download: npm retries each fetch, and the
+    # whole `npm ci` (which starts from a clean node_modules) is tried up to three times.
+    env.update({"npm_config_fetch_retries": "6", "npm_config_fetch_retry_maxtimeout": "120000",
+                "npm_config_fetch_timeout": "600000"})
     try:
-        run(["npm", "ci", "--omit=dev", "--prefix", prefix], env)
+        retry(lambda: run(["npm", "ci", "--omit=dev", "--prefix", prefix], env), f"{pod}: npm ci")
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     # Only the commands of the packages pod.yaml asked for go on PATH, not those of

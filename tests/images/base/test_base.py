@@ -78,3 +78,7 @@ def test_rust_hello_world_compiles_and_runs(pod: Pod) -> None:
 def test_python_venv_and_pip_work_for_jovian(pod: Pod) -> None:
     out = pod.sh("cd $(mktemp -d) && python3 -m venv v && v/bin/python -c 'import sys; print(sys.prefix)'")
     assert out.endswith("/v")
+
+
+def test_git_lfs_filters_are_configured_for_every_user(pod: Pod) -> None:
+    assert pod.sh("git config --system --get filter.lfs.process") == "git-lfs filter-process"
