@@ -38,17 +38,14 @@ def load_lock() -> dict:
     return lock
 
 
-def parse_stanzas(text: str) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for stanza in text.strip().split("\n\n"):
-        fields = {}
-        for line in stanza.splitlines():
-            if line[:1] not in (" ", "\t") and ":" in line:
-                key, value = line.split(":", 1)
-                fields[key] = value.strip()
-        if "Package" in fields:
-            out[fields["Package"]] = fields
-    return out
+def _installer():
+    """The in-image installer, for its apt index parser: one reading of `apt-cache show`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pods_install", os.path.join(HERE, "..", "pods-install.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def verify(root: str) -> None:
@@ -66,7 +63,7 @@ def verify(root: str) -> None:
     for name, pkg in want.items():
         if got[name] != pkg["version"]:
             fail(f"{LOCK}: {name} locked at {pkg['version']} but apt installed {got[name]}")
-    shown = parse_stanzas(subprocess.run(
+    shown = _installer().parse_stanzas(subprocess.run(
         ["chroot", root, "apt-cache", "show", "--no-all-versions",
          *(f"{n}={p['version']}" for n, p in sorted(want.items()))],
         check=True, capture_output=True, text=True,
