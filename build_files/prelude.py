@@ -39,7 +39,7 @@ def pod(name, description, dependencies=(), **kwargs):
             "org.opencontainers.image.description": description,
         },
         output_path="pods/" + name + ".docker-info.json",
-        dependencies=[":lock", *dependencies],
+        dependencies=[":lock", "build_files:exclusions", *dependencies],
         **kwargs,
     )
     file(name="lock", source="pod.lock.json")
