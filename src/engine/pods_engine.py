@@ -21,9 +21,11 @@ Standard library only: it runs on the host's python3 under Pants' `env -i`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +38,6 @@ KEY_LABEL = "io.github.bazzite-ai.pods.key"
 LIST_LABEL = "io.github.bazzite-ai.pods.exclusions"
 EXCLUDED_LABEL = "io.github.bazzite-ai.pods.excluded"
 MOVING_TAGS = ("latest", "stable")
-KEY_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class EngineError(Exception):
@@ -88,9 +89,8 @@ class BuildRequest:
     passthrough: tuple[str, ...]
 
     @property
-    def key(self) -> str | None:
-        _, tag = split_ref(self.tags[0]) if self.tags else ("", "")
-        return tag if KEY_RE.fullmatch(tag) else None
+    def repository(self) -> str:
+        return split_ref(self.tags[0])[0] if self.tags else f"localhost/{self.pod}"
 
     @property
     def pod(self) -> str:
@@ -109,8 +109,10 @@ def parse_build(argv: list[str]) -> BuildRequest:
         if arg in ("--tag", "-t"):
             tags.append(value)
         elif arg == "--build-arg":
-            name, _, val = value.partition("=")
-            build_args[name] = val
+            # Pants passes `--build-arg NAME` for args taken from its environment, and
+            # sets NAME in ours; the engine would read it from there, so do we.
+            name, eq, val = value.partition("=")
+            build_args[name] = val if eq else os.environ.get(name, "")
         elif arg in ("--file", "-f"):
             containerfile = value
         else:
@@ -120,6 +122,51 @@ def parse_build(argv: list[str]) -> BuildRequest:
         i += 2
     context = argv[-1] if argv else "."
     return BuildRequest(tuple(tags), build_args, containerfile, context, tuple(passthrough))
+
+
+def input_key(request: BuildRequest) -> str:
+    """Hash of what the image is made from: every file of the build context (the
+    Containerfile, the lock, scripts, exclusion lists), the build args, and the parent's
+    own input key in place of the parent's tag.
+
+    Pants' {pants.hash} would do on one machine, but it also covers the parent's
+    docker-info.json (its image ID, which a rebuild elsewhere changes, and every
+    configured registry address); this key depends on inputs only, so two runners, or one
+    runner before and after adding a registry, agree on it.
+    """
+    h = hashlib.sha256(b"pods-input-key-v1\0")
+    root = Path(request.context)
+    for path in context_files(root):
+        rel = path.relative_to(root).as_posix()
+        mode = "x" if os.access(path, os.X_OK) else "-"
+        h.update(f"file\0{rel}\0{mode}\0{file_sha256(path)}\0".encode())
+    for name, value in sorted(request.build_args.items()):
+        if name == "BASE_IMAGE":
+            labels = image_labels(value)
+            if labels is None:
+                raise EngineError(f"{request.containerfile}: parent image {value} is not here; build it first")
+            parent_key = labels.get(KEY_LABEL)
+            if not parent_key:
+                raise EngineError(
+                    f"{request.containerfile}: parent image {value} has no {KEY_LABEL} label; "
+                    "rebuild it through ./pants so it gets one"
+                )
+            value = f"key:{parent_key}"
+        h.update(f"arg\0{name}\0{value}\0".encode())
+    return h.hexdigest()
+
+
+def context_files(root: Path) -> list[Path]:
+    # A parent's docker-info.json stands for the parent; its key replaces it (above).
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".docker-info.json"))
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def image_labels(ref: str) -> dict[str, str] | None:
@@ -170,7 +217,17 @@ def exclusions(request: BuildRequest) -> tuple[str, list[str], list[str]]:
     return name, names, sorted(lacks)
 
 
-def log_path(request: BuildRequest) -> Path:
+STARTED = time.monotonic()
+
+
+def checked() -> str:
+    # Pants logs a build's output only when it differs from the previous run's, so an
+    # unchanged "skipped" line would go unsaid on the second run; when and how long the
+    # check took makes each line new, and is worth knowing anyway.
+    return f" (checked at {time.strftime('%H:%M:%S')} in {(time.monotonic() - STARTED) * 1000:.0f} ms)"
+
+
+def log_path(pod: str, key: str) -> Path:
     here = Path(__file__).resolve().parent
     logs = here.parent.parent / ".pods" / "logs"
     try:
@@ -178,26 +235,32 @@ def log_path(request: BuildRequest) -> Path:
     except OSError:
         logs = Path(tempfile.gettempdir()) / "pods-logs"
         logs.mkdir(parents=True, exist_ok=True)
-    return logs / f"{request.pod}-{(request.key or 'nokey')[:12]}.log"
+    return logs / f"{pod}-{key[:12]}.log"
 
 
-def tag_all(image: str, tags: tuple[str, ...]) -> None:
-    podman("tag", image, *tags)
-
-
-def found(request: BuildRequest, image: str, how: str) -> int:
-    tag_all(image, request.tags)
-    say(f"{request.pod}: key {request.key[:12]} {how}; build skipped")
+def found(request: BuildRequest, key: str, image: str, how: str) -> int:
+    podman("tag", image, *request.tags)
+    say(f"{request.pod}: key {key[:12]} {how}; build skipped{checked()}")
     print(f"Successfully built {image.removeprefix('sha256:')}")
     return 0
 
 
-def cache_ref(request: BuildRequest) -> str | None:
+def local_image_with_key(request: BuildRequest, key: str) -> str | None:
+    # Fast path: Pants' content tag already names an image made from these inputs.
+    if request.tags and (image_labels(request.tags[0]) or {}).get(KEY_LABEL) == key:
+        return image_id(request.tags[0])
+    result = podman(
+        "images", "--quiet", "--no-trunc", "--filter", f"label={KEY_LABEL}={key}", check=False
+    )
+    ids = result.stdout.split() if result.returncode == 0 else []
+    return ids[0] if ids else None
+
+
+def cache_ref(request: BuildRequest, key: str) -> str | None:
     registry = os.environ.get("PODS_CACHE_REGISTRY", "").rstrip("/")
-    if not registry or not request.key:
+    if not registry:
         return None
-    repository, _ = split_ref(request.tags[0])
-    return f"{registry}/{repository.rsplit('/', 1)[-1]}:{request.key}"
+    return f"{registry}/{request.repository.rsplit('/', 1)[-1]}:{key}"
 
 
 def pull_from_cache(ref: str) -> bool:
@@ -220,20 +283,66 @@ def push_to_cache(image: str, ref: str) -> None:
         say(f"cache registry: could not push {ref} ({err[-1] if err else result.returncode}); continuing")
 
 
+@contextlib.contextmanager
+def key_lock(pod: str, key: str):
+    """One build per input key on this machine at a time.
+
+    Two `./pants package` runs (two worktrees, two terminals, a CI retry) may ask for the
+    same image at once; the second waits for the first and then finds the image built.
+    """
+    folder = Path(tempfile.gettempdir(), "pods-locks")
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{key}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"{pod}: key {key[:12]} is being built by another run; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def unchanged_since_last_run(request: BuildRequest) -> bool:
+    """The no-op fast path: Pants' first tag ({pants.hash}) already names one of our images.
+
+    That tag hashes the whole context, the build args and the parent's image ID, so an
+    image under it was made from exactly these inputs; nothing needs hashing again. It
+    matters because Pants asks for every build on every run.
+    """
+    if not request.tags:
+        return False
+    fmt = '{{.Id}} {{index .Labels "' + KEY_LABEL + '"}} {{json .RepoTags}}'
+    result = podman("image", "inspect", "--format", fmt, request.tags[0], check=False)
+    if result.returncode != 0:
+        return False
+    image, key, tags = result.stdout.strip().split(" ", 2)
+    if not key or key == "<no value>":
+        return False
+    missing = [t for t in request.tags if t not in json.loads(tags)]
+    if missing:
+        podman("tag", image, *missing)
+    say(f"{request.pod}: key {key[:12]} exists locally; build skipped{checked()}")
+    print(f"Successfully built {image.removeprefix('sha256:')}")
+    return True
+
+
 def build(argv: list[str], secrets: list[str]) -> int:
     request = parse_build(argv)
-    if request.key:
-        existing = image_id(request.tags[0])
+    if unchanged_since_last_run(request):
+        return 0
+    key = input_key(request)
+    with key_lock(request.pod, key):
+        existing = local_image_with_key(request, key)
         if existing:
-            return found(request, existing, "exists locally")
-        ref = cache_ref(request)
+            return found(request, key, existing, "exists locally")
+        ref = cache_ref(request, key)
         if ref and pull_from_cache(ref):
-            return found(request, image_id(ref), f"pulled from {ref.rsplit('/', 1)[0]}")
+            return found(request, key, image_id(ref), f"pulled from {ref.rsplit('/', 1)[0]}")
+        return build_image(request, key, argv, secrets, ref)
 
+
+def build_image(request: BuildRequest, key: str, argv: list[str], secrets: list[str], ref: str | None) -> int:
     list_name, list_names, lacks = exclusions(request)
-    extra = list(secrets)
-    if request.key:
-        extra += ["--label", f"{KEY_LABEL}={request.key}"]
+    extra = [*secrets, "--label", f"{KEY_LABEL}={key}"]
     if list_name:
         extra += [
             "--build-arg",
@@ -243,14 +352,29 @@ def build(argv: list[str], secrets: list[str]) -> int:
             "--label",
             f"{EXCLUDED_LABEL}={','.join(lacks)}",
         ]
-    log = log_path(request)
+    log = log_path(request.pod, key)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         iid = Path(tmp, "iid")
         # Docker image format: OCI image configs have no HEALTHCHECK; podman drops it silently.
         cmd = ["podman", "build", "--format", "docker", "--iidfile", str(iid), *extra, *argv]
         with open(log, "w") as out:
-            rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode
+            inputs = [p.relative_to(request.context).as_posix() for p in context_files(Path(request.context))]
+            out.write(f"pods: input key {key} from {', '.join(inputs)} and build args {request.build_args}\n")
+            out.flush()
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                rc = proc.wait()
+            except KeyboardInterrupt:
+                # Ctrl-C reaches podman too (same process group); let it remove its
+                # working container instead of killing it mid-cleanup. Tags are only
+                # applied to a finished image, so nothing half-built carries a key.
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                say(f"{request.pod}: build interrupted; nothing was tagged (log: {log})")
+                return 130
         if rc != 0:
             lines = log.read_text(errors="replace").splitlines()
             print("\n".join(lines[-60:]))
@@ -258,11 +382,10 @@ def build(argv: list[str], secrets: list[str]) -> int:
             return rc
         built = iid.read_text().strip()
     say(
-        f"{request.pod}: key {(request.key or '-')[:12]} built in {time.monotonic() - started:.0f} s"
+        f"{request.pod}: key {key[:12]} built in {time.monotonic() - started:.0f} s"
         + (f", without {', '.join(lacks)} (list {list_name})" if lacks else "")
         + f"; log: {log}"
     )
-    ref = cache_ref(request)
     if ref:
         push_to_cache(built, ref)
     print(f"Successfully built {built.removeprefix('sha256:')}")

@@ -1,4 +1,4 @@
-"""Command line: `pods lock [POD...] [--check] [--upgrade]`."""
+"""Command line: `pods lock [POD...] [--check] [--upgrade]`, `pods gc [--dry-run]`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pods import lockfile
 from pods.errors import PodsError
+from pods.gc import collect_garbage
 from pods.graph import load_graph
 from pods.locker import check_names, derived_files_stale, load_specs, lock_pods
 from pods.settings import load_settings
@@ -29,6 +30,12 @@ def parser() -> argparse.ArgumentParser:
         help="move pins forward instead of keeping the ones that still satisfy pod.yaml",
     )
     lock.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+    gc = sub.add_parser("gc", help="remove local pod images no current input key names")
+    gc.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    gc.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+    gc.add_argument(
+        "--info-dir", type=Path, help="where the last package run wrote docker-info files (default: dist/pods)"
+    )
     return p
 
 
@@ -79,9 +86,25 @@ def lock(args: argparse.Namespace) -> int:
     return 1 if run.deferred else 0
 
 
+def gc(args: argparse.Namespace) -> int:
+    settings = load_settings(args.repo)
+    result = collect_garbage(
+        settings.engine, args.info_dir or settings.repo / "dist/pods", dry_run=args.dry_run, say=say
+    )
+    verb = "would remove" if args.dry_run else "removed"
+    say(
+        f"gc: kept {len(result.kept)} current image(s), {verb} {len(result.removed)} superseded"
+        + (f" ({result.freed_bytes / 1e9:.1f} GB)" if result.freed_bytes else "")
+        + (f", left {len(result.in_use)} in use" if result.in_use else "")
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.command == "gc":
+            return gc(args)
         return check(args) if args.check else lock(args)
     except PodsError as e:
         print(f"pods: error: {e}", file=sys.stderr)
