@@ -27,7 +27,7 @@ pod action variant="":
         # A pod is tested as everything it inherits: every tests/images/<ancestor>:<variant>.
         tests=("--filter-address-regex=^tests/images/[^:]+:$variant\$" test tests/images::)
     else
-        pods="$(cd build_files && ls -d -- */pod.yaml | cut -d/ -f1 | tr '\n' ' ')"
+        pods="$(cd build_files && printf '%s\n' */pod.yaml | cut -d/ -f1 | LC_ALL=C sort | tr '\n' ' ')"
         echo "just pod $action: '$variant' is not a pod; expected one of: ${pods}or all" >&2; exit 2
     fi
     case "$action" in

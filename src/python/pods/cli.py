@@ -145,7 +145,11 @@ def affected(args: argparse.Namespace) -> int:
         out = [pod_target(pod) for pod in pods]
     else:
         out = [t for pod in pods for t in image_test_targets(graph, pod, settings.repo)]
-    print(json.dumps(out) if args.format == "json" else "\n".join(out))
+    if args.format == "json":
+        print(json.dumps(out))
+    elif out:
+        # Nothing at all when nothing is affected, so `./pants package $(pods affected ...)` is a no-op.
+        print("\n".join(out))
     return 0
 
 
@@ -163,9 +167,7 @@ def ci_matrix(args: argparse.Namespace) -> int:
 def measure_sizes(settings: Settings, graph: PodGraph) -> None:
     recorded = sizes.read_sizes(settings.repo)
     for pod in graph.topological():
-        image = sizes.local_image(
-            settings.repo, settings.engine, pod, settings.parent_image.format(pod=pod)
-        )
+        image = sizes.local_image(settings.repo, settings.engine, pod, settings.parent_image.format(pod=pod))
         if image is None:
             say(f"not measured: {pod}: the engine has no image of it; keeping the recorded size")
             continue
@@ -180,7 +182,9 @@ def family_chart(args: argparse.Namespace) -> int:
     if args.measure:
         measure_sizes(settings, graph)
     descriptions = {
-        pod: load_pod_spec(lockfile.yaml_path(settings.repo, pod), pod, f"{BUILD_FILES}/{pod}/pod.yaml").description
+        pod: load_pod_spec(
+            lockfile.yaml_path(settings.repo, pod), pod, f"{BUILD_FILES}/{pod}/pod.yaml"
+        ).description
         for pod in graph.pods
     }
     text = chart.mermaid(graph, descriptions, sizes.read_sizes(settings.repo))

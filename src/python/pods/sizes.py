@@ -98,9 +98,11 @@ def local_image(repo: Path, engine: str, pod: str, fallback: str) -> str | None:
 
 
 def _number(value: object, where: str) -> float | None:
-    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0):
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool) and value >= 0):
         return value  # type: ignore[return-value]
-    raise PodsError(where, f"expected a size in GB (a number >= 0) or null, found {value!r}; fix it or re-measure")
+    raise PodsError(
+        where, f"expected a size in GB (a number >= 0) or null, found {value!r}; fix it or re-measure"
+    )
 
 
 def read_sizes(repo: Path) -> dict[str, Size]:
