@@ -48,6 +48,7 @@ def test_each_wave_runs_its_plan_output_as_matrix_and_is_skipped_when_empty():
         assert job["if"] == f"needs.plan.outputs.{name} != ''"
         assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.plan.outputs.{name}) }}}}"
         assert job["uses"] == "./.github/workflows/pod.yml"
+        assert job["name"] == f"{name} ${{{{ matrix.pod }}}}"
 
 
 def test_the_plan_writes_the_wave_outputs_with_pods_ci_matrix():
