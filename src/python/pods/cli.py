@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -172,7 +173,13 @@ def measure_sizes(settings: Settings, graph: PodGraph) -> None:
             say(f"not measured: {pod}: the engine has no image of it; keeping the recorded size")
             continue
         say(f"measuring {pod} ({image})")
-        recorded[pod] = sizes.measure(settings.engine, image)
+        try:
+            recorded[pod] = sizes.measure(settings.engine, image)
+        except (OSError, subprocess.SubprocessError) as e:
+            detail = str(getattr(e, "stderr", None) or e).strip()
+            raise PodsError(
+                f"pod {pod}: size", f"measuring {image} failed ({detail}); nothing was recorded"
+            ) from None
     lockfile.write_files_atomically([(settings.repo / sizes.SIZES_FILE, sizes.sizes_text(recorded))])
 
 

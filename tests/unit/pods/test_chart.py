@@ -89,8 +89,7 @@ def fake_tool(folder: Path, name: str, script: str) -> str:
     return str(path)
 
 
-def test_measure_records_what_the_engine_and_skopeo_report(family, capsys, monkeypatch, tmp_path):
-    """Only pods the engine has are measured; the others keep their recorded sizes."""
+def fake_engine_and_skopeo(tmp_path: Path, monkeypatch, skopeo: str) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     engine = fake_tool(
@@ -102,15 +101,20 @@ def test_measure_records_what_the_engine_and_skopeo_report(family, capsys, monke
         '  "image inspect") echo 2500000000;;\n'
         "esac\n",
     )
+    fake_tool(bin_dir, "skopeo", skopeo)
+    monkeypatch.setenv("PODS_ENGINE_WRAPPER", engine)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def test_measure_records_what_the_engine_and_skopeo_report(family, capsys, monkeypatch, tmp_path):
+    """Only pods the engine has are measured; the others keep their recorded sizes."""
     # skopeo copy ... dir:<out>: two layers, 0.6 GB and 0.3 GB.
-    fake_tool(
-        bin_dir,
-        "skopeo",
+    fake_engine_and_skopeo(
+        tmp_path,
+        monkeypatch,
         'for a; do out="$a"; done\n'
         'printf \'{"layers": [{"size": 600000000}, {"size": 300000000}]}\' > "${out#dir:}/manifest.json"\n',
     )
-    monkeypatch.setenv("PODS_ENGINE_WRAPPER", engine)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     code, out, err = graph_cli(family, capsys, "--measure")
     assert code == 0, err
     assert json.loads((family / SIZES_FILE).read_text()) == {
@@ -119,3 +123,13 @@ def test_measure_records_what_the_engine_and_skopeo_report(family, capsys, monke
     }
     assert "0.90 GB download, 2.50 GB on disk" in out
     assert "not measured: rootfs" in err and "not measured: nvidia-python" in err
+
+
+def test_a_failed_measurement_is_one_line_and_records_nothing(family, capsys, monkeypatch, tmp_path):
+    before = (family / SIZES_FILE).read_text()
+    fake_engine_and_skopeo(tmp_path, monkeypatch, "echo 'no space left on device' >&2; exit 1\n")
+    code, _, err = graph_cli(family, capsys, "--measure")
+    assert code == 1
+    assert error_line(err).startswith("pods: error: pod base: size: measuring ghcr.io/bazzite-ai/")
+    assert error_line(err).endswith("failed (no space left on device); nothing was recorded")
+    assert (family / SIZES_FILE).read_text() == before
