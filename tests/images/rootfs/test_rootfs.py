@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from images.harness import Pod, engine
-from images.sizes import compressed_size
+from pods.sizes import compressed_size
 
 # What a user downloads (compressed layers) may not exceed the reference family's sizes.
 SIZE_LIMITS_GB = {
@@ -170,7 +170,7 @@ def test_no_credentials_or_build_secrets_in_any_layer_or_history(pod: Pod) -> No
 def test_download_size_within_reference(pod: Pod) -> None:
     info = pod.inspect()
     # Podman reports the uncompressed size; what a registry serves is the gzip-compressed
-    # layers, measured where the harness can (see tests/images/sizes.py).
+    # layers, measured as `pods graph --measure` does (src/python/pods/sizes.py).
     compressed = compressed_size(pod.image_id)
     limit = SIZE_LIMITS_GB[pod.name] * 1e9
     print(f"{pod.name}: {compressed / 1e9:.2f} GB compressed, {info['Size'] / 1e9:.2f} GB uncompressed")
