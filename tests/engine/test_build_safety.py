@@ -33,7 +33,15 @@ def context(*lines: str) -> Path:
 
 
 def build_argv(ctx: Path, key: str) -> list[str]:
-    return [ENGINE, "build", "--tag", f"localhost/pods-test-{ctx.name}:{key}", "--file", str(ctx / "Containerfile"), str(ctx)]
+    return [
+        ENGINE,
+        "build",
+        "--tag",
+        f"localhost/pods-test-{ctx.name}:{key}",
+        "--file",
+        str(ctx / "Containerfile"),
+        str(ctx),
+    ]
 
 
 def working_containers() -> set[str]:
@@ -50,7 +58,11 @@ def test_ctrl_c_during_a_build_tags_nothing_and_leaves_no_working_container(root
     ctx = context(f"FROM {rootfs_id}", "RUN sleep 120")
     before = working_containers()
     proc = subprocess.Popen(
-        build_argv(ctx, key), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        build_argv(ctx, key),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while working_containers() == before:  # the RUN step has started
@@ -69,9 +81,13 @@ def test_ctrl_c_during_a_build_tags_nothing_and_leaves_no_working_container(root
 def test_two_builds_of_one_key_build_once(rootfs_id: str) -> None:
     key = secrets.token_hex(32)
     ctx = context(f"FROM {rootfs_id}", f"RUN sleep 8 && echo {key} > /tmp/once")
-    first = subprocess.Popen(build_argv(ctx, key), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(
+        build_argv(ctx, key), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     time.sleep(2)
-    second = subprocess.Popen(build_argv(ctx, key), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    second = subprocess.Popen(
+        build_argv(ctx, key), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     outs = [p.communicate(timeout=600)[0] for p in (first, second)]
     try:
         assert [p.returncode for p in (first, second)] == [0, 0], outs
@@ -93,9 +109,20 @@ def test_a_second_package_run_builds_nothing_and_says_so(rootfs_id: str) -> None
         first = subprocess.run(build_argv(ctx, key) + [], capture_output=True, text=True, timeout=600)
         assert first.returncode == 0, first.stdout + first.stderr
         again = subprocess.run(
-            [ENGINE, "build", "--tag", ref, "--tag", f"localhost/pods-test-{ctx.name}:latest",
-             "--file", str(ctx / "Containerfile"), str(ctx)],
-            capture_output=True, text=True, timeout=600,
+            [
+                ENGINE,
+                "build",
+                "--tag",
+                ref,
+                "--tag",
+                f"localhost/pods-test-{ctx.name}:latest",
+                "--file",
+                str(ctx / "Containerfile"),
+                str(ctx),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert again.returncode == 0
         pod = ctx.name
@@ -103,7 +130,12 @@ def test_a_second_package_run_builds_nothing_and_says_so(rootfs_id: str) -> None
         image = engine("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
         assert again.stdout.strip().splitlines()[-1] == f"Successfully built {image}"
         # Every tag Pants asked for names the image, though nothing was built.
-        assert engine("image", "inspect", "--format", "{{.Id}}", f"localhost/pods-test-{ctx.name}:latest").stdout.strip() == image
+        assert (
+            engine(
+                "image", "inspect", "--format", "{{.Id}}", f"localhost/pods-test-{ctx.name}:latest"
+            ).stdout.strip()
+            == image
+        )
         labels = json.loads(engine("image", "inspect", "--format", "{{json .Labels}}", ref).stdout)
         assert labels["io.github.bazzite-ai.pods.key"] == key
     finally:

@@ -18,8 +18,16 @@ def keyed_image(repository: str, parent: str, key: str) -> str:
     ctx = Path(f"ctx-{uuid.uuid4().hex[:8]}")
     ctx.mkdir()
     (ctx / "Containerfile").write_text(f"FROM {parent}\nLABEL pods.test.gc={key}\n")
-    out = engine("build", "--tag", f"{repository}:{key}", "--tag", f"{repository}:latest",
-                 "--file", str(ctx / "Containerfile"), str(ctx)).stdout
+    out = engine(
+        "build",
+        "--tag",
+        f"{repository}:{key}",
+        "--tag",
+        f"{repository}:latest",
+        "--file",
+        str(ctx / "Containerfile"),
+        str(ctx),
+    ).stdout
     return out.strip().splitlines()[-1].removeprefix("Successfully built ")
 
 
@@ -27,8 +35,13 @@ def docker_info(folder: Path, pod: str, repository: str, image_id: str) -> None:
     address, name = repository.rsplit("/", 1)
     folder.mkdir(exist_ok=True)
     (folder / f"{pod}.docker-info.json").write_text(
-        json.dumps({"version": 1, "image_id": image_id,
-                    "registries": [{"alias": None, "address": address, "repository": name, "tags": []}]})
+        json.dumps(
+            {
+                "version": 1,
+                "image_id": image_id,
+                "registries": [{"alias": None, "address": address, "repository": name, "tags": []}],
+            }
+        )
     )
 
 

@@ -26,7 +26,7 @@ NAMESPACE = "bazzite-ai"
 
 
 def key_tag(info: dict) -> str:
-    (name,) = [t["name"] for t in info["registries"][0]["tags"] if t["template"] == "{pants.hash}"]
+    (name,) = (t["name"] for t in info["registries"][0]["tags"] if t["template"] == "{pants.hash}")
     return name
 
 
@@ -40,9 +40,7 @@ def registry() -> Iterator[Registry]:
 def runner_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     root = tmp_path_factory.mktemp("runner-b")
     conf = root / "storage.conf"
-    conf.write_text(
-        f'[storage]\ndriver = "overlay"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n'
-    )
+    conf.write_text(f'[storage]\ndriver = "overlay"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n')
     env = dict(os.environ, CONTAINERS_STORAGE_CONF=str(conf))
     yield env
     # Only runner B's own storage (CONTAINERS_STORAGE_CONF); its folder goes after.
@@ -61,7 +59,12 @@ def pants_context(tmp: Path, pod: str, *extra: str) -> Path:
     the exclusion lists and the extra files its BUILD names (parents' docker-info files do
     not enter the input key, so they are left out)."""
     ctx = tmp / f"ctx-{pod}"
-    for rel in (f"build_files/{pod}/Containerfile", f"build_files/{pod}/pod.lock.json", "build_files/exclusions.toml", *extra):
+    for rel in (
+        f"build_files/{pod}/Containerfile",
+        f"build_files/{pod}/pod.lock.json",
+        "build_files/exclusions.toml",
+        *extra,
+    ):
         (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(rel, ctx / rel)
     return ctx
@@ -76,30 +79,66 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
     # Runner A: publish rootfs and base under their input keys to the shared registry.
     keys = {}
     for pod, info in infos.items():
-        keys[pod] = run("image", "inspect", "--format", "{{index .Labels \"io.github.bazzite-ai.pods.key\"}}", info["image_id"]).stdout.strip()
+        keys[pod] = run(
+            "image",
+            "inspect",
+            "--format",
+            '{{index .Labels "io.github.bazzite-ai.pods.key"}}',
+            info["image_id"],
+        ).stdout.strip()
         run("push", "--tls-verify=false", info["image_id"], f"{cache}/bazzite-ai-pod-{pod}:{keys[pod]}")
 
     # Runner B starts empty, and is asked what Pants asks: rootfs, base, then devops.
     assert run("images", "-q", env=runner_b).stdout.strip() == ""
     env = dict(runner_b, PODS_CACHE_REGISTRY=cache)
-    common = ["--build-arg", "POD_VERSION=0.1.0", "--build-arg", "POD_SOURCE=https://github.com/bazzite-ai/pods",
-              "--build-arg", "PODS_EXCLUSIONS=offline"]
+    common = [
+        "--build-arg",
+        "POD_VERSION=0.1.0",
+        "--build-arg",
+        "POD_SOURCE=https://github.com/bazzite-ai/pods",
+        "--build-arg",
+        "PODS_EXCLUSIONS=offline",
+    ]
     rootfs_ctx = pants_context(
-        tmp_path, "rootfs", "build_files/rootfs/rootfs.tar", "build_files/pods-install.py", "build_files/pods-entrypoint.sh"
+        tmp_path,
+        "rootfs",
+        "build_files/rootfs/rootfs.tar",
+        "build_files/pods-install.py",
+        "build_files/pods-entrypoint.sh",
     )
     got = {}
     parent_args: list[str] = []
     for pod, ctx in (("rootfs", rootfs_ctx), ("base", pants_context(tmp_path, "base"))):
-        got[pod] = run("build", "--tag", key_tag(infos[pod]), *common, *parent_args,
-                       "--file", f"{ctx}/build_files/{pod}/Containerfile", str(ctx), env=env)
-        assert f"pods: {pod}: key {keys[pod][:12]} pulled from {cache}; build skipped" in got[pod].stdout, got[pod].stdout
+        got[pod] = run(
+            "build",
+            "--tag",
+            key_tag(infos[pod]),
+            *common,
+            *parent_args,
+            "--file",
+            f"{ctx}/build_files/{pod}/Containerfile",
+            str(ctx),
+            env=env,
+        )
+        assert (
+            f"pods: {pod}: key {keys[pod][:12]} pulled from {cache}; build skipped" in got[pod].stdout
+        ), got[pod].stdout
         assert f"Successfully built {infos[pod]['image_id']}" in got[pod].stdout
         parent_args = ["--build-arg", f"BASE_IMAGE={key_tag(infos[pod])}"]
 
     devops_tag = f"ghcr.io/{NAMESPACE}/bazzite-ai-pod-devops:{secrets.token_hex(32)}"
     devops_ctx = pants_context(tmp_path, "devops")
-    got_devops = run("build", "--tag", devops_tag, *common, *parent_args,
-                     "--file", f"{devops_ctx}/build_files/devops/Containerfile", str(devops_ctx), env=env)
+    got_devops = run(
+        "build",
+        "--tag",
+        devops_tag,
+        *common,
+        *parent_args,
+        "--file",
+        f"{devops_ctx}/build_files/devops/Containerfile",
+        str(devops_ctx),
+        env=env,
+    )
     assert re.search(r"pods: devops: key [0-9a-f]{12} built in", got_devops.stdout), got_devops.stdout
 
     def layers(ref: str) -> list[str]:
@@ -110,7 +149,17 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
     # B's base is A's image (same config digest, so the same ID).
     base_layers = layers(key_tag(infos["base"]))
     assert layers(devops_tag)[: len(base_layers)] == base_layers
-    assert run("image", "inspect", "--format", "{{.Id}}", key_tag(infos["base"]), env=runner_b).stdout.strip() == infos["base"]["image_id"]
+    assert (
+        run("image", "inspect", "--format", "{{.Id}}", key_tag(infos["base"]), env=runner_b).stdout.strip()
+        == infos["base"]["image_id"]
+    )
     # The fresh devops went to the shared registry under its input key, for the next runner.
-    devops_key = run("image", "inspect", "--format", "{{index .Labels \"io.github.bazzite-ai.pods.key\"}}", devops_tag, env=runner_b).stdout.strip()
+    devops_key = run(
+        "image",
+        "inspect",
+        "--format",
+        '{{index .Labels "io.github.bazzite-ai.pods.key"}}',
+        devops_tag,
+        env=runner_b,
+    ).stdout.strip()
     assert devops_key in registry.tags(f"{NAMESPACE}/bazzite-ai-pod-devops")

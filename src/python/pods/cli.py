@@ -75,7 +75,9 @@ def parser() -> argparse.ArgumentParser:
     gc.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
     gc.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
     gc.add_argument(
-        "--info-dir", type=Path, help="where the last package run wrote docker-info files (default: dist/pods)"
+        "--info-dir",
+        type=Path,
+        help="where the last package run wrote docker-info files (default: dist/pods)",
     )
     return p
 

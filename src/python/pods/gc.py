@@ -3,8 +3,8 @@
 Every build with new inputs leaves its predecessor behind (a few GB for the bigger pods),
 so a laptop or CI runner fills its disk within days. What is current is what the last
 `./pants package` wrote to dist/pods/*.docker-info.json: in the repositories those files
-name, those images are kept and every other image labelled with a pods key goes. Images a container still uses are kept too; dangling
-layers go with `image prune`.
+name, those images are kept and every other image labelled with a pods key goes. Images
+a container still uses are kept too; dangling layers go with `image prune`.
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ def collect_garbage(
             say(f"removed {label} ({image_id[:12]})")
         else:
             result.in_use.append(label)
-            say(f"kept {label}: {removed.stderr.strip().splitlines()[-1] if removed.stderr.strip() else 'in use'}")
+            why = removed.stderr.strip().splitlines()[-1] if removed.stderr.strip() else "in use"
+            say(f"kept {label}: {why}")
     if not dry_run:
         _engine(engine, "image", "prune", "--force", check=False)
     return result
