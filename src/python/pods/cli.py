@@ -1,4 +1,4 @@
-"""Command line: `pods lock [POD...] [--check] [--upgrade]`."""
+"""Command line: `pods lock [POD...] [--check] [--upgrade]` and `pods check [POD...]`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pods import lockfile
 from pods.errors import PodsError
-from pods.graph import load_graph
+from pods.graph import BUILD_FILES, load_graph
 from pods.locker import check_names, derived_files_stale, load_specs, lock_pods
 from pods.settings import load_settings
 
@@ -29,6 +29,13 @@ def parser() -> argparse.ArgumentParser:
         help="move pins forward instead of keeping the ones that still satisfy pod.yaml",
     )
     lock.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+    check = sub.add_parser(
+        "check",
+        help="validate every declaration (family tree, pod.yaml files, lock freshness); offline, "
+        "writes nothing (the same as `lock --check`)",
+    )
+    check.add_argument("pods", nargs="*", metavar="POD", help="pods whose locks to check (default: every pod)")
+    check.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
     return p
 
 
@@ -51,11 +58,12 @@ def check(args: argparse.Namespace) -> int:
     for item in stale:
         print(f"stale: {item}")
     if stale:
-        print(
-            f"{len(stale)} stale lock(s): run "
-            f"`./pants run src/python/pods:pods -- lock {' '.join(s.pod for s in stale)}`"
+        listed = ", ".join(f"{BUILD_FILES}/{s.pod}/{lockfile.LOCK_NAME} ({s.reason})" for s in stale)
+        raise PodsError(
+            f"{len(stale)} stale lock{'s' if len(stale) > 1 else ''}",
+            f"{listed}; expected each lock to match its pod.yaml and parent lock; "
+            f"run `./pants run src/python/pods:pods -- lock {' '.join(s.pod for s in stale)}`",
         )
-        return 1
     print(f"{len(args.pods or graph.pods)} lock(s) up to date")
     return 0
 
@@ -82,7 +90,7 @@ def lock(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return check(args) if args.check else lock(args)
+        return check(args) if args.command == "check" or args.check else lock(args)
     except PodsError as e:
         print(f"pods: error: {e}", file=sys.stderr)
         return 1
