@@ -34,7 +34,9 @@ def parser() -> argparse.ArgumentParser:
         help="validate every declaration (family tree, pod.yaml files, lock freshness); offline, "
         "writes nothing (the same as `lock --check`)",
     )
-    check.add_argument("pods", nargs="*", metavar="POD", help="pods whose locks to check (default: every pod)")
+    check.add_argument(
+        "pods", nargs="*", metavar="POD", help="pods whose locks to check (default: every pod)"
+    )
     check.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
     return p
 

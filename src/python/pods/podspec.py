@@ -86,6 +86,7 @@ def _duplicate_key(node: yaml.Node, path: str = "") -> tuple[str, str, int, int]
                 return found
     return None
 
+
 # Requirement name as PEP 508 spells it; normalized as PEP 503 says to find duplicates.
 _REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _DEB_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")

@@ -126,7 +126,7 @@ def test_pod_yaml_unknown_key(repo, capsys, monkeypatch):
 
 
 def test_pod_yaml_wrong_type(repo, capsys, monkeypatch):
-    edit(repo, "build_files/devops/pod.yaml", 'firebase-tools: "^14"', '- firebase-tools@^14')
+    edit(repo, "build_files/devops/pod.yaml", 'firebase-tools: "^14"', "- firebase-tools@^14")
     assert offline_fails(repo, capsys, monkeypatch) == (
         "pods: error: build_files/devops/pod.yaml: field npm.packages: expected a mapping, found a list; "
         "write it as a mapping (schema: docs/lockfile.md)"
@@ -142,7 +142,12 @@ def test_pod_yaml_duplicate_component(repo, capsys, monkeypatch):
 
 
 def test_pod_yaml_duplicate_mapping_key(repo, capsys, monkeypatch):
-    edit(repo, "build_files/devops/pod.yaml", 'firebase-tools: "^14"', 'firebase-tools: "^14"\n    firebase-tools: "^13"')
+    edit(
+        repo,
+        "build_files/devops/pod.yaml",
+        'firebase-tools: "^14"',
+        'firebase-tools: "^14"\n    firebase-tools: "^13"',
+    )
     assert offline_fails(repo, capsys, monkeypatch) == (
         "pods: error: build_files/devops/pod.yaml: field npm.packages.firebase-tools: "
         "duplicate key 'firebase-tools' at line 9: expected each key once, found it at line 8 too; "
@@ -172,7 +177,9 @@ def test_unknown_pypi_package(repo, capsys, monkeypatch):
 
 
 def test_unknown_pypi_version(repo, capsys, monkeypatch):
-    edit(repo, "build_files/jupyter/pod.yaml", "    - jupyterlab", "    - requests==0.0.999\n    - jupyterlab")
+    edit(
+        repo, "build_files/jupyter/pod.yaml", "    - jupyterlab", "    - requests==0.0.999\n    - jupyterlab"
+    )
     assert pods_fails(repo, capsys, monkeypatch, "lock", "jupyter") == (
         "pods: error: build_files/jupyter/pod.yaml: field pypi.packages[0]: "
         "unknown version of 'requests': expected a version ==0.0.999, found none on the default index; "
@@ -330,8 +337,8 @@ def test_tampered_vendor_artifact_when_installing(repo, tmp_path, capfd, monkeyp
     ]
     assert install_fails(module, lock, tmp_path, capfd) == (
         f"pods-install: pod base: vendor helm 3.19.0: sha256 mismatch for {url}: "
-        f"expected {PUBLISHED} (build_files/base/pod.lock.json), found {hashlib.sha256(TAMPERED).hexdigest()}; "
-        "the download is not what was locked: do not install it; "
+        f"expected {PUBLISHED} (build_files/base/pod.lock.json), "
+        f"found {hashlib.sha256(TAMPERED).hexdigest()}; the download is not what was locked: do not install it; "
         f"if the upstream re-published it on purpose, run `{RELOCK} --upgrade base`"
     )
     assert not list((tmp_path / "installed").rglob("*helm*"))
@@ -341,7 +348,8 @@ def test_tampered_pypi_wheel_when_installing(repo, tmp_path, capfd, monkeypatch,
     module = load_installer(monkeypatch, tmp_path)
     wheel = "idna-3.6-py3-none-any.whl"
     server.routes["/simple/idna/"] = Route(
-        200, f'<html><body><a href="/files/{wheel}">{wheel}</a></body></html>'.encode(),
+        200,
+        f'<html><body><a href="/files/{wheel}">{wheel}</a></body></html>'.encode(),
         {"Content-Type": "text/html"},
     )
     server.routes[f"/files/{wheel}"] = Route(200, TAMPERED)

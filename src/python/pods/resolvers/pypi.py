@@ -221,8 +221,8 @@ def uv_error(
         return field_error(
             pod,
             requirement_field(requirements, name),
-            f"unknown version of {name!r}: expected a version {m.group(2)}{m.group(3)}, found none on {index}; "
-            "ask for a released version",
+            f"unknown version of {name!r}: expected a version {m.group(2)}{m.group(3)}, "
+            f"found none on {index}; ask for a released version",
         )
     m = re.search(r"Because you require (\S+?)((?:==|>=|<=|~=|!=|>|<)\S+) and \1==(\S+?),", text)
     if m and normalize_pypi_name(m.group(1)) in constraints:
