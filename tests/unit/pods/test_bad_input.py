@@ -206,12 +206,17 @@ def test_unknown_npm_version(repo, capsys, monkeypatch):
 
 
 def rootfs_image() -> str:
-    """The rootfs image this test run built (its content-hash tag), so a concurrent build elsewhere
-    that moves `latest` cannot swap the image under the test."""
-    info = SOURCE / "pods/rootfs.docker-info.json"
+    """The rootfs image Pants built for this run, by its content-hash tag: `latest` is shared
+    with every other checkout on the machine, so a concurrent build elsewhere can move it."""
     try:
-        return json.loads(info.read_text())["registries"][0]["tags"][0]["name"]
-    except (OSError, ValueError, KeyError, IndexError):
+        info = json.loads((SOURCE / "pods/rootfs.docker-info.json").read_text())
+        return next(
+            tag["name"]
+            for registry in info["registries"]
+            for tag in registry["tags"]
+            if tag["template"] == "{pants.hash}"
+        )
+    except (OSError, ValueError, KeyError, StopIteration):
         return "ghcr.io/bazzite-ai/bazzite-ai-pod-rootfs:latest"
 
 
@@ -239,13 +244,17 @@ def test_stale_lock(repo, capsys, monkeypatch):
     )
 
 
-def test_stale_lock_in_a_build_apt_closure_differs(repo, tmp_path):
-    """What the build does with a lock apt disagrees with: pods-install, in the parent image,
-    refuses a closure that misses a package apt would install (here jq without libjq1)."""
+def base_lock_of(repo: Path, names: tuple[str, ...]) -> dict:
+    """The copy's base lock cut down to these Debian packages (fast to check inside rootfs)."""
     lock = json.loads((repo / "build_files/base/pod.lock.json").read_text())
-    kept = [p for p in lock["debian"]["packages"] if p["name"] in ("jq", "libonig5")]
-    assert [p["name"] for p in kept] == ["jq", "libonig5"], "base no longer locks jq; update the test"
-    lock["debian"]["packages"] = kept
+    kept = [p for p in lock["debian"]["packages"] if p["name"] in names]
+    assert tuple(p["name"] for p in kept) == names, f"base no longer locks {names}; update the test"
+    return {**head_of_lock(repo, "base"), "debian": {**lock["debian"], "packages": kept}}
+
+
+def install_in_rootfs_fails(lock: dict, tmp_path: Path) -> str:
+    """Run the image's own pods-install on `lock` as the build would (as root, in the parent
+    image): exit 1, one line, and the lock handed in as it was. Returns the line."""
     mounted = tmp_path / "mounted"
     mounted.mkdir()
     (mounted / "base.lock.json").write_text(json.dumps(lock))
@@ -259,10 +268,37 @@ def test_stale_lock_in_a_build_apt_closure_differs(repo, tmp_path):
     )
     assert proc.returncode == 1, proc.stderr
     assert snapshot(tmp_path) == before
-    assert installer_line(proc.stderr) == (
+    return installer_line(proc.stderr)
+
+
+def test_stale_lock_in_a_build_apt_closure_differs(repo, tmp_path):
+    # jq without libjq1: what a lock made on a parent that already had libjq1 looks like.
+    assert install_in_rootfs_fails(base_lock_of(repo, ("jq", "libonig5")), tmp_path) == (
         "pods-install: pod base: debian: apt would also install libjq1: expected exactly the closure "
         "build_files/base/pod.lock.json names, found more on this parent; "
         f"the lock is stale: run `{RELOCK} base`"
+    )
+
+
+def test_stale_lock_in_a_build_version_left_the_archive(repo, tmp_path):
+    lock = base_lock_of(repo, ("jq", "libjq1", "libonig5"))
+    lock["debian"]["packages"][0]["version"] = "0.0.999-gone"
+    assert install_in_rootfs_fails(lock, tmp_path) == (
+        "pods-install: pod base: debian: apt cannot install the locked closure "
+        "(Version '0.0.999-gone' for 'jq' was not found): expected every pin of "
+        "build_files/base/pod.lock.json in the archive; "
+        f"the lock is stale: run `{RELOCK} base`"
+    )
+
+
+def test_tampered_debian_index_entry_when_installing(repo, tmp_path):
+    lock = base_lock_of(repo, ("jq", "libjq1", "libonig5"))
+    jq = lock["debian"]["packages"][0]
+    real, jq["sha256"] = jq["sha256"], PUBLISHED
+    assert install_in_rootfs_fails(lock, tmp_path) == (
+        f"pods-install: pod base: debian jq {jq['version']}: sha256 mismatch in the archive index: "
+        f"expected {PUBLISHED} (build_files/base/pod.lock.json), found {real}; "
+        f"if the archive changed that version on purpose, run `{RELOCK} --upgrade base`"
     )
 
 
@@ -338,7 +374,8 @@ def test_tampered_vendor_artifact_when_installing(repo, tmp_path, capfd, monkeyp
     assert install_fails(module, lock, tmp_path, capfd) == (
         f"pods-install: pod base: vendor helm 3.19.0: sha256 mismatch for {url}: "
         f"expected {PUBLISHED} (build_files/base/pod.lock.json), "
-        f"found {hashlib.sha256(TAMPERED).hexdigest()}; the download is not what was locked: do not install it; "
+        f"found {hashlib.sha256(TAMPERED).hexdigest()}; the download is not what was locked: "
+        "do not install it; "
         f"if the upstream re-published it on purpose, run `{RELOCK} --upgrade base`"
     )
     assert not list((tmp_path / "installed").rglob("*helm*"))
