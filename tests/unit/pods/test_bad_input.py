@@ -67,12 +67,17 @@ def pods_fails(repo: Path, capsys, monkeypatch, *argv: str, env: dict[str, str] 
     monkeypatch.setenv("PODS_ENGINE_WRAPPER", str(ENGINE))
     for key, value in (env or {}).items():
         monkeypatch.setenv(key, value)
+    # The resolvers' scratch folders (uv's, npm's) must not outlive a failure either.
+    scratch = repo.parent / "pods-scratch"
+    scratch.mkdir(exist_ok=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     before = snapshot(repo)
     code = main([*argv, "--repo", str(repo)])
     err = capsys.readouterr().err
     assert code == 1, err
     assert "Traceback" not in err
     assert snapshot(repo) == before
+    assert not list(scratch.iterdir())
     return error_line(err)
 
 
