@@ -1,4 +1,4 @@
-"""Command line: `pods lock`, `pods affected`, `pods ci-matrix`, `pods graph` and `pods gc` (see --help)."""
+"""Command line: `pods lock`, `pods check`, `pods affected`, `pods ci-matrix`, `pods graph` and `pods gc`."""
 
 from __future__ import annotations
 
@@ -79,6 +79,16 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         help="where the last package run wrote docker-info files (default: dist/pods)",
     )
+
+    check = sub.add_parser(
+        "check",
+        help="validate every declaration (family tree, pod.yaml files, lock freshness); offline, "
+        "writes nothing (the same as `lock --check`)",
+    )
+    check.add_argument(
+        "pods", nargs="*", metavar="POD", help="pods whose locks to check (default: every pod)"
+    )
+    check.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
     return p
 
 
@@ -112,11 +122,12 @@ def check(args: argparse.Namespace) -> int:
     for item in stale:
         print(f"stale: {item}")
     if stale:
-        print(
-            f"{len(stale)} stale lock(s): run "
-            f"`./pants run src/python/pods:pods -- lock {' '.join(s.pod for s in stale)}`"
+        listed = ", ".join(f"{BUILD_FILES}/{s.pod}/{lockfile.LOCK_NAME} ({s.reason})" for s in stale)
+        raise PodsError(
+            f"{len(stale)} stale lock{'s' if len(stale) > 1 else ''}",
+            f"{listed}; expected each lock to match its pod.yaml and parent lock; "
+            f"run `./pants run src/python/pods:pods -- lock {' '.join(s.pod for s in stale)}`",
         )
-        return 1
     print(f"{len(args.pods or graph.pods)} lock(s) up to date")
     return 0
 
@@ -237,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             return ci_matrix(args)
         if args.command == "graph":
             return family_chart(args)
-        return check(args) if args.check else lock(args)
+        return check(args) if args.command == "check" or args.check else lock(args)
     except PodsError as e:
         print(f"pods: error: {e}", file=sys.stderr)
         return 1
