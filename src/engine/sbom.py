@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -51,7 +51,9 @@ def _podman(*args: str) -> str:
     result = subprocess.run(["podman", *args], capture_output=True, text=True)
     if result.returncode != 0:
         detail = (result.stderr or "").strip().splitlines()
-        raise SbomError(f"`podman {' '.join(args[:2])}` failed: {detail[-1] if detail else result.returncode}")
+        raise SbomError(
+            f"`podman {' '.join(args[:2])}` failed: {detail[-1] if detail else result.returncode}"
+        )
     return result.stdout
 
 
@@ -219,7 +221,7 @@ def _created(info: dict) -> str:
     raw = str(info.get("Created") or "1970-01-01T00:00:00Z")
     # Podman reports nanoseconds; fromisoformat wants at most microseconds.
     raw = re.sub(r"(\.\d{6})\d+", r"\1", raw.replace("Z", "+00:00"))
-    moment = datetime.fromisoformat(raw).astimezone(timezone.utc).replace(microsecond=0)
+    moment = datetime.fromisoformat(raw).astimezone(UTC).replace(microsecond=0)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -239,7 +241,9 @@ def build_sbom(info: dict, locks: dict[str, dict], excluded_in_image: list[str])
         absent += lacking
     absent = sorted(set(absent) | excluded)
 
-    name = labels.get(TITLE_LABEL) or (info.get("RepoTags") or ["unnamed"])[0].rsplit("/", 1)[-1].split(":")[0]
+    name = (
+        labels.get(TITLE_LABEL) or (info.get("RepoTags") or ["unnamed"])[0].rsplit("/", 1)[-1].split(":")[0]
+    )
     image_properties = [_property("image-id", f"sha256:{image_id}")]
     if labels.get(KEY_LABEL):
         image_properties.append({"name": KEY_LABEL, "value": labels[KEY_LABEL]})
@@ -296,7 +300,12 @@ def sbom_for_image(image: str) -> bytes:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help") or len(argv) not in (1, 3) or (len(argv) == 3 and argv[1] != "-o"):
+    if (
+        not argv
+        or argv[0] in ("-h", "--help")
+        or len(argv) not in (1, 3)
+        or (len(argv) == 3 and argv[1] != "-o")
+    ):
         print("usage: sbom.py <image> [-o sbom.json]", file=sys.stderr)
         return 2
     try:

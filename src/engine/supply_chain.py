@@ -92,7 +92,9 @@ class Cosign:
         self.password = password
         # cosign reads the registry credentials podman writes (REGISTRY_AUTH_FILE /
         # containers auth.json) through its default keychain; nothing to pass.
-        self.registry_flags = ["--allow-insecure-registry", "--allow-http-registry"] if is_loopback(ref) else []
+        self.registry_flags = (
+            ["--allow-insecure-registry", "--allow-http-registry"] if is_loopback(ref) else []
+        )
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if k not in ("PODS_COSIGN_PASSWORD", "COSIGN_PASSWORD")}
@@ -102,7 +104,7 @@ class Cosign:
         env.setdefault("COSIGN_YES", "true")
         env.setdefault("TUF_ROOT", str(Path(tempfile.gettempdir(), "pods-cosign-tuf")))
         return subprocess.run(
-            [self.exe, *args[:1], *self.registry_flags, *args[1:]],
+            [self.exe, *args[:1], *([] if args[0] == "public-key" else self.registry_flags), *args[1:]],
             capture_output=True,
             text=True,
             env=env,
@@ -110,10 +112,12 @@ class Cosign:
             timeout=600,
         )
 
-    def check(self, what: str, *args: str) -> subprocess.CompletedProcess:
+    def check(
+        self, what: str, *args: str, todo: str = "re-run `./pants publish`"
+    ) -> subprocess.CompletedProcess:
         result = self.run(*args)
         if result.returncode != 0:
-            raise SupplyChainError(f"{what} failed: {self.last_line(result)}")
+            raise SupplyChainError(f"{what} failed ({self.last_line(result)}); {todo}")
         return result
 
     def last_line(self, result: subprocess.CompletedProcess) -> str:
@@ -140,7 +144,9 @@ def publish_supply_chain(ref: str, repository: str, local_id: str) -> None:
     key). `local_id` is the image ID the registry's manifest must describe."""
     remote = manifest_digest(ref)
     if remote is None or (remote[1].get("config") or {}).get("digest") != f"sha256:{local_id}":
-        raise SupplyChainError(f"{ref}: not found in the registry as image {local_id[:12]}; re-run `./pants publish`")
+        raise SupplyChainError(
+            f"{ref}: not found in the registry as image {local_id[:12]}; re-run `./pants publish`"
+        )
     digest = remote[0]
     target = f"{repository}@{digest}"
     password = key_password()
@@ -153,19 +159,31 @@ def publish_supply_chain(ref: str, repository: str, local_id: str) -> None:
     with tempfile.TemporaryDirectory(prefix="pods-supply-chain-") as tmp:
         sbom_path = Path(tmp, "sbom.cdx.json")
         sbom_path.write_bytes(document)
+        # The key is read first, so a wrong password uploads nothing.
+        public = read_public_key(cosign, Path(tmp, "cosign.pub")) if password is not None else None
         attach_sbom(cosign, target, attachment_ref(repository, digest, "sbom"), sbom_path, document)
-        if password is None:
+        if public is None:
             say(f"{target}: no PODS_COSIGN_KEY; SBOM attached unsigned")
             return
         key = os.environ["PODS_COSIGN_KEY"]
-        if not Path(key).is_file():
-            raise SupplyChainError(f"PODS_COSIGN_KEY={key} is not a file; point it at a cosign private key")
-        public = Path(tmp, "cosign.pub")
-        cosign.check(
-            "cosign public-key (wrong PODS_COSIGN_PASSWORD?)", "public-key", "--key", key, "--outfile", str(public)
-        )
         sign(cosign, target, attachment_ref(repository, digest, "sig"), key, public)
         attest(cosign, target, attachment_ref(repository, digest, "att"), key, public, sbom_path, document)
+
+
+def read_public_key(cosign: Cosign, public: Path) -> Path:
+    key = os.environ["PODS_COSIGN_KEY"]
+    if not Path(key).is_file():
+        raise SupplyChainError(f"PODS_COSIGN_KEY={key} is not a file; point it at a cosign private key")
+    cosign.check(
+        f"PODS_COSIGN_KEY={key}: reading the private key",
+        "public-key",
+        "--key",
+        key,
+        "--outfile",
+        str(public),
+        todo="check PODS_COSIGN_PASSWORD (or COSIGN_PASSWORD) and that the file is a cosign private key",
+    )
+    return public
 
 
 def attach_sbom(cosign: Cosign, target: str, tag_ref: str, path: Path, document: bytes) -> None:
@@ -190,16 +208,23 @@ def attach_sbom(cosign: Cosign, target: str, tag_ref: str, path: Path, document:
 
 
 def sign(cosign: Cosign, target: str, tag_ref: str, key: str, public: Path) -> None:
-    if manifest_digest(tag_ref) and cosign.run("verify", "--key", str(public), *NO_TLOG, target).returncode == 0:
+    if (
+        manifest_digest(tag_ref)
+        and cosign.run("verify", "--key", str(public), *NO_TLOG, target).returncode == 0
+    ):
         say(f"{target}: already signed by this key")
         return
     cosign.check(f"{target}: cosign sign", "sign", "--key", key, "--tlog-upload=false", target)
     say(f"{target}: signed")
 
 
-def attest(cosign: Cosign, target: str, tag_ref: str, key: str, public: Path, path: Path, document: bytes) -> None:
+def attest(
+    cosign: Cosign, target: str, tag_ref: str, key: str, public: Path, path: Path, document: bytes
+) -> None:
     if manifest_digest(tag_ref):
-        result = cosign.run("verify-attestation", "--key", str(public), "--type", "cyclonedx", *NO_TLOG, target)
+        result = cosign.run(
+            "verify-attestation", "--key", str(public), "--type", "cyclonedx", *NO_TLOG, target
+        )
         if result.returncode == 0 and json.loads(document) in attested_predicates(result.stdout):
             say(f"{target}: SBOM already attested by this key")
             return
