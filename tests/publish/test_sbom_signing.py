@@ -288,7 +288,7 @@ def test_the_sbom_lists_every_ecosystem_and_names_what_was_excluded() -> None:
     by_purl = {c["purl"]: c for c in document["components"]}
     assert sorted(by_purl) == [
         "pkg:deb/debian/bsdutils@1:2.41-1%2Bb1?arch=amd64&distro=trixie",
-        "pkg:generic/kind@0.30.0?download_url=https%3A%2F%2Fexample.invalid%2Fkind",
+        "pkg:generic/kind@0.30.0?download_url=https:%2F%2Fexample.invalid%2Fkind",
         "pkg:npm/%40scope/tool@1.0.0",
         "pkg:pypi/zope-interface@7.2",
     ]
