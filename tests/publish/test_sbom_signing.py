@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,10 +41,15 @@ def cosign() -> str:
 
 
 @pytest.fixture(scope="module")
-def rootfs() -> dict:
+def rootfs() -> Iterator[dict]:
     info = json.loads(Path("pods/rootfs.docker-info.json").read_text())
     (key,) = (t["tag"] for t in info["registries"][0]["tags"] if t["template"] == "{pants.hash}")
-    return {"id": info["image_id"], "key": key}
+    # The engine's storage is shared and other runs retag rootfs: a tag of our own keeps
+    # the image from being cleaned away between tests.
+    hold = f"localhost/pods-test-sbom:{uuid.uuid4().hex[:12]}"
+    engine("tag", info["image_id"], hold)
+    yield {"id": info["image_id"], "key": key}
+    engine("rmi", hold, check=False)
 
 
 @pytest.fixture(scope="module")
