@@ -89,7 +89,9 @@ def running_registry(auth: tuple[str, str] | None = None) -> Iterator[Registry]:
             lines += ["auth:", "  htpasswd:", "    realm: pods-test", f"    path: {root / 'htpasswd'}"]
         (root / "config.yml").write_text("\n".join(lines) + "\n")
         log = open(root / "registry.log", "w")
-        proc = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")], stdout=log, stderr=log)
+        proc = subprocess.Popen(
+            ["docker-registry", "serve", str(root / "config.yml")], stdout=log, stderr=log
+        )
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -102,7 +104,9 @@ def running_registry(auth: tuple[str, str] | None = None) -> Iterator[Registry]:
                 except OSError:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"docker-registry did not start: {(root / 'registry.log').read_text()}")
+                    raise RuntimeError(
+                        f"docker-registry did not start: {(root / 'registry.log').read_text()}"
+                    )
                 time.sleep(0.2)
             yield Registry(address=f"127.0.0.1:{port}", storage=root / "data")
         finally:
