@@ -32,7 +32,7 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
 @pytest.fixture(scope="module")
 def rootfs() -> dict:
     info = json.loads(Path("pods/rootfs.docker-info.json").read_text())
-    (key,) = [t["tag"] for t in info["registries"][0]["tags"] if t["template"] == "{pants.hash}"]
+    (key,) = (t["tag"] for t in info["registries"][0]["tags"] if t["template"] == "{pants.hash}")
     return {"id": info["image_id"], "key": key}
 
 
@@ -118,9 +118,7 @@ def test_republishing_an_unchanged_image_uploads_nothing(
     assert registry.blob_count() == blobs
 
 
-def test_an_image_built_with_exclusions_is_never_stable_or_latest(
-    rootfs: dict, registry: Registry
-) -> None:
+def test_an_image_built_with_exclusions_is_never_stable_or_latest(rootfs: dict, registry: Registry) -> None:
     image = derived_image(
         rootfs["id"],
         'io.github.bazzite-ai.pods.exclusions=offline io.github.bazzite-ai.pods.excluded="helm,dotnet-sdk"',
