@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import supply_chain
+
 KEY_LABEL = "io.github.bazzite-ai.pods.key"
 LIST_LABEL = "io.github.bazzite-ai.pods.exclusions"
 EXCLUDED_LABEL = "io.github.bazzite-ai.pods.excluded"
@@ -469,9 +471,14 @@ def main(argv: list[str]) -> int:
                 argv = [argv[0], *argv[3:]]
             return build(argv[1:], secrets)
         if len(argv) == 2 and argv[0] == "push":
-            return push(argv[1])
+            rc = push(argv[1])
+            repository, tag = split_ref(argv[1])
+            if rc == 0 and KEY_RE.fullmatch(tag):
+                # SBOM, signature and attestation go to the key tag's digest (supply_chain.py).
+                supply_chain.publish_supply_chain(argv[1], repository, image_id(argv[1]))
+            return rc
         raise EngineError(f"pods_engine: unsupported command {' '.join(argv[:2])}")
-    except EngineError as e:
+    except (EngineError, supply_chain.SupplyChainError) as e:
         print(f"pods: error: {e}", file=sys.stderr, flush=True)
         return 1
 

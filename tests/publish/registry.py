@@ -32,10 +32,12 @@ class Registry:
     def ref(self, repository: str, tag: str) -> str:
         return f"{self.address}/{repository}:{tag}"
 
-    def tags(self, repository: str) -> list[str]:
+    def tags(self, repository: str, attachments: bool = False) -> list[str]:
+        """The repository's tags; cosign's `sha256-<digest>.{sbom,sig,att}` only if asked."""
         try:
             with urllib.request.urlopen(f"http://{self.address}/v2/{repository}/tags/list", timeout=10) as r:
-                return sorted(json.load(r).get("tags") or [])
+                tags = sorted(json.load(r).get("tags") or [])
+                return tags if attachments else [t for t in tags if not t.startswith("sha256-")]
         except urllib.error.HTTPError as e:
             if e.code == 404:
                 return []
