@@ -36,7 +36,7 @@ from pathlib import Path
 
 import supply_chain
 
-KEY_LABEL = "io.github.bazzite-ai.pods.key"
+KEY_LABEL = "io.github.bazzite-ai.pods.input-key"
 LIST_LABEL = "io.github.bazzite-ai.pods.exclusions"
 EXCLUDED_LABEL = "io.github.bazzite-ai.pods.excluded"
 MOVING_TAGS = ("latest", "stable")
@@ -136,7 +136,7 @@ def input_key(request: BuildRequest) -> str:
     configured registry address); this key depends on inputs only, so two runners, or one
     runner before and after adding a registry, agree on it.
     """
-    h = hashlib.sha256(b"pods-input-key-v1\0")
+    h = hashlib.sha256(b"pods-input-key-v2\0")
     root = Path(request.context)
     for path in context_files(root):
         rel = path.relative_to(root).as_posix()
