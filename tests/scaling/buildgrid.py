@@ -1,0 +1,142 @@
+"""BuildGrid, a REAPI server, on loopback: the remote cache the scaling tests share results through."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# Hash-pinned (versions and hashes only); in the sandbox through 3rdparty/tools:buildgrid.
+REQUIREMENTS = Path("3rdparty/tools/buildgrid.txt")
+# BuildGrid 0.9 requires it.
+PYTHON = "3.13"
+
+# The smallest server Pants' remote cache needs: the action cache (allow-updates, or Pants
+# can only read), the CAS and ByteStream (outputs larger than a gRPC batch) on one disk store.
+CONFIG = """\
+server:
+  - !channel
+    address: "127.0.0.1:{port}"
+    insecure-mode: true
+storages:
+  - !disk-storage &cas
+    path: "{storage}"
+caches:
+  - !lru-action-cache &action-cache
+    storage: *cas
+    max-cached-refs: 100000
+    allow-updates: true
+instances:
+  - name: ""
+    services:
+      - !action-cache
+        cache: *action-cache
+      - !cas
+        storage: *cas
+      - !bytestream
+        storage: *cas
+"""
+
+
+def cache_dir() -> Path:
+    """Where ./pants keeps its setup; BuildGrid's venv lives beside it."""
+    if os.environ.get("PODS_CACHE_DIR"):
+        return Path(os.environ["PODS_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pods"
+
+
+def find_python() -> str:
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [
+        shutil.which(f"python{PYTHON}"),
+        *sorted(str(p) for p in pyenv_root.glob(f"versions/{PYTHON}*/bin/python{PYTHON}")),
+        f"/usr/bin/python{PYTHON}",
+    ]
+    for candidate in filter(None, candidates):
+        probe = [candidate, "-c", f"import sys, venv; assert sys.version_info[:2] == {tuple(map(int, PYTHON.split('.')))}"]
+        if subprocess.run(probe, capture_output=True).returncode == 0:
+            return candidate
+    raise RuntimeError(f"BuildGrid needs CPython {PYTHON}: none on PATH or under pyenv ({pyenv_root})")
+
+
+def installed(requirements: Path = REQUIREMENTS) -> Path:
+    """A venv holding exactly `requirements`, built once per requirements file and reused.
+
+    Built in a scratch directory and renamed into place, so a run that dies half-way or a
+    second run at the same time never leaves a half-built venv that looks ready.
+    """
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+    venv = cache_dir() / f"buildgrid-{digest}"
+    if (venv / ".ready").exists():
+        return venv
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".buildgrid-", dir=venv.parent))
+    try:
+        subprocess.run([find_python(), "-m", "venv", scratch], check=True)
+        # The machine's own pip configuration says where packages come from; the hashes say
+        # what may be installed. Wheels only: pycurl's sdist would need libcurl's headers.
+        env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
+        if os.environ.get("PODS_CA_BUNDLE"):
+            env["PIP_CERT"] = os.environ["PODS_CA_BUNDLE"]
+        pip = [scratch / "bin" / "python", "-m", "pip", "install", "--quiet", "--require-hashes", "--no-deps"]
+        subprocess.run([*pip, "--only-binary", ":all:", "-r", requirements.resolve()], check=True, env=env)
+        (scratch / ".ready").touch()
+        try:
+            scratch.rename(venv)
+        except OSError:
+            if not (venv / ".ready").exists():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return venv
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(venv: Path, workdir: Path, startup_timeout: float = 120) -> Iterator[str]:
+    """Run `bgd server start` with CONFIG; yield the address Pants takes (grpc://...)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = workdir / "buildgrid.yml"
+    config.write_text(CONFIG.format(port=port, storage=workdir / "cas"))
+    log_path = workdir / "buildgrid.log"
+    # `python -c` rather than bin/bgd: the venv was renamed after pip wrote bgd's shebang.
+    bgd = "import sys; from buildgrid.server.app import cli; sys.argv[0] = 'bgd'; sys.exit(cli())"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [venv / "bin" / "python", "-c", bgd, "server", "start", config], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not _listening(port):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"BuildGrid did not start on 127.0.0.1:{port}:\n{log_path.read_text()}")
+            time.sleep(0.5)
+        yield f"grpc://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        print(f"BuildGrid log ({log_path}):\n{log_path.read_text()[-2000:]}", file=sys.stderr)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
