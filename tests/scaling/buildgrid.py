@@ -61,7 +61,11 @@ def find_python() -> str:
         f"/usr/bin/python{PYTHON}",
     ]
     for candidate in filter(None, candidates):
-        probe = [candidate, "-c", f"import sys, venv; assert sys.version_info[:2] == {tuple(map(int, PYTHON.split('.')))}"]
+        probe = [
+            candidate,
+            "-c",
+            f"import sys, venv; assert sys.version_info[:2] == {tuple(map(int, PYTHON.split('.')))}",
+        ]
         if subprocess.run(probe, capture_output=True).returncode == 0:
             return candidate
     raise RuntimeError(f"BuildGrid needs CPython {PYTHON}: none on PATH or under pyenv ({pyenv_root})")
@@ -117,7 +121,9 @@ def serving(venv: Path, workdir: Path, startup_timeout: float = 120) -> Iterator
     bgd = "import sys; from buildgrid.server.app import cli; sys.argv[0] = 'bgd'; sys.exit(cli())"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
-            [venv / "bin" / "python", "-c", bgd, "server", "start", config], stdout=log, stderr=subprocess.STDOUT
+            [venv / "bin" / "python", "-c", bgd, "server", "start", config],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + startup_timeout

@@ -82,7 +82,9 @@ def run_pants(repo: Path, machine: Path, cache_address: str, args: list[str]) ->
     log = machine / "pants.log"
     started = time.monotonic()
     with open(log, "w") as out:
-        returncode = subprocess.run(command, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+        returncode = subprocess.run(
+            command, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT
+        ).returncode
     seconds = time.monotonic() - started
     text = log.read_text()
     return PantsRun(
@@ -95,7 +97,9 @@ def run_pants(repo: Path, machine: Path, cache_address: str, args: list[str]) ->
 
 
 def _goal_seconds(text: str) -> float:
-    events = [timedelta(hours=int(h), minutes=int(m), seconds=float(s)) for h, m, s, _ in _GOAL_EVENT.findall(text)]
+    events = [
+        timedelta(hours=int(h), minutes=int(m), seconds=float(s)) for h, m, s, _ in _GOAL_EVENT.findall(text)
+    ]
     if len(events) < 2:
         return float("nan")
     elapsed = events[-1] - events[0]

@@ -46,7 +46,9 @@ def test_a_second_machine_reads_lint_and_unit_tests_from_the_remote_cache(tmp_pa
     first = run_pants(repo, tmp_path / "machine-1", remote_cache, [*GOALS, *UNIT_TESTS])
     second = run_pants(repo, tmp_path / "machine-2", remote_cache, [*GOALS, *UNIT_TESTS])
     with capsys.disabled():
-        print(f"\n{summary('first run (writes the cache)', first)}\n{summary('second run (reads it)', second)}")
+        print(
+            f"\n{summary('first run (writes the cache)', first)}\n{summary('second run (reads it)', second)}"
+        )
 
     assert first.returncode == 0, first.tail()
     assert first.counters["remote_cache_write_successes"] > 0, first.tail()
@@ -56,5 +58,9 @@ def test_a_second_machine_reads_lint_and_unit_tests_from_the_remote_cache(tmp_pa
     for path in UNIT_TESTS:
         assert any("(cached remotely)" in line for line in second.lines_with(f"✓ {path}:")), second.tail()
     assert second.counters["remote_cache_requests"] > 0, second.tail()
-    assert second.counters["remote_cache_requests_cached"] == second.counters["remote_cache_requests"], second.tail()
-    assert second.goal_seconds < first.goal_seconds / 2, f"{summary('first', first)}\n{summary('second', second)}"
+    assert (
+        second.counters["remote_cache_requests_cached"] == second.counters["remote_cache_requests"]
+    ), second.tail()
+    assert (
+        second.goal_seconds < first.goal_seconds / 2
+    ), f"{summary('first', first)}\n{summary('second', second)}"
