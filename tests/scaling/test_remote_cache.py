@@ -3,10 +3,13 @@ remote cache (BuildGrid on loopback) instead of running them."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
 from scaling import buildgrid
-from scaling.nested_pants import PantsRun, copy_worktree, run_pants, source_repo
+from scaling.nested_pants import PROFILE, PantsRun, copy_worktree, run_pants, source_repo
 
 # Fast and deterministic: no network tests, no image builds.
 UNIT_TESTS = [
@@ -30,6 +33,11 @@ CACHE_COUNTERS = [
 
 
 @pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return copy_worktree(source_repo(), tmp_path_factory.mktemp("checkout") / "repo")
+
+
+@pytest.fixture(scope="module")
 def remote_cache(tmp_path_factory):
     with buildgrid.serving(buildgrid.installed(), tmp_path_factory.mktemp("buildgrid")) as address:
         yield address
@@ -40,9 +48,19 @@ def summary(name: str, run: PantsRun) -> str:
     return f"{name}: {run.seconds:.1f}s wall, {run.goal_seconds:.1f}s in goals; {counters}"
 
 
-def test_a_second_machine_reads_lint_and_unit_tests_from_the_remote_cache(tmp_path, remote_cache, capsys):
+def test_the_profile_without_a_cache_address_stops_before_pants_starts(repo):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PODS_REMOTE_CACHE", "PANTS_"))}
+    ran = subprocess.run(
+        ["./pants", *PROFILE, "--version"], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 1
+    assert "pants.ci.toml needs PODS_REMOTE_CACHE" in ran.stderr
+
+
+def test_a_second_machine_reads_lint_and_unit_tests_from_the_remote_cache(
+    repo, tmp_path, remote_cache, capsys
+):
     # Both runs use one copy of the repo, so only the caches differ between the two "machines".
-    repo = copy_worktree(source_repo(), tmp_path / "repo")
     first = run_pants(repo, tmp_path / "machine-1", remote_cache, [*GOALS, *UNIT_TESTS])
     second = run_pants(repo, tmp_path / "machine-2", remote_cache, [*GOALS, *UNIT_TESTS])
     with capsys.disabled():
