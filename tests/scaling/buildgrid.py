@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 # Hash-pinned (versions and hashes only); in the sandbox through 3rdparty/tools:buildgrid.
@@ -25,7 +27,8 @@ CONFIG = """\
 server:
   - !channel
     address: "127.0.0.1:{port}"
-    insecure-mode: true
+{channel_security}
+{authorization}
 storages:
   - !disk-storage &cas
     path: "{storage}"
@@ -44,6 +47,85 @@ instances:
       - !bytestream
         storage: *cas
 """
+INSECURE = "    insecure-mode: true"
+TLS = """\
+    insecure-mode: false
+    credentials:
+      tls-server-key: "{key}"
+      tls-server-cert: "{cert}"
+"""
+JWT = """\
+authorization:
+  method: jwt
+  secret: "{secret}"
+  algorithm: hs256
+"""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a site's cache would hand out: a CA to trust and a bearer token (JWT)."""
+
+    ca: Path
+    server_key: Path
+    server_cert: Path
+    secret: Path
+    token: str
+
+
+def make_credentials(venv: Path, workdir: Path) -> Credentials:
+    """A throwaway CA, a server certificate for `localhost` signed by it, and a signed token."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = workdir / "ca.crt", workdir / "ca.key"
+    key, csr, cert = workdir / "server.key", workdir / "server.csr", workdir / "server.crt"
+    # A leaf certificate, not a self-signed one: Pants' TLS stack refuses a CA certificate as
+    # the server's ("CAUsedAsEndEntity"), and refuses an IP address as the server name.
+    extensions = workdir / "server.ext"
+    extensions.write_text(
+        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\n"
+        "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n"
+    )
+    days = ["-days", "2"]
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", *days]
+        + ["-keyout", ca_key, "-out", ca, "-subj", "/CN=pods-test-ca"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            "/CN=localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", *days]
+        + ["-out", cert, "-extfile", extensions],
+        check=True,
+        capture_output=True,
+    )
+    secret = workdir / "jwt.secret"
+    secret.write_text(secrets.token_hex(32))
+    # BuildGrid insists on an expiry; PyJWT comes with BuildGrid.
+    sign = (
+        "import jwt, sys, time; "
+        "print(jwt.encode({'sub': 'pods-ci', 'exp': int(time.time()) + 86400}, sys.argv[1], 'HS256'))"
+    )
+    token = subprocess.run(
+        [venv / "bin" / "python", "-c", sign, secret.read_text()], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return Credentials(ca=ca, server_key=key, server_cert=cert, secret=secret, token=token)
 
 
 def cache_dir() -> Path:
@@ -110,12 +192,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(venv: Path, workdir: Path, startup_timeout: float = 120) -> Iterator[str]:
-    """Run `bgd server start` with CONFIG; yield the address Pants takes (grpc://...)."""
+def serving(
+    venv: Path, workdir: Path, credentials: Credentials | None = None, startup_timeout: float = 120
+) -> Iterator[str]:
+    """Run `bgd server start` with CONFIG; yield the address Pants takes.
+
+    Plain gRPC, or with `credentials` TLS and a required JWT; then the address names
+    `localhost`, because Pants does not accept an IP address as a TLS server name.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = workdir / "buildgrid.yml"
-    config.write_text(CONFIG.format(port=port, storage=workdir / "cas"))
+    if credentials:
+        security = TLS.format(key=credentials.server_key, cert=credentials.server_cert)
+        authorization = JWT.format(secret=credentials.secret)
+    else:
+        security, authorization = INSECURE, ""
+    config.write_text(
+        CONFIG.format(
+            port=port, storage=workdir / "cas", channel_security=security, authorization=authorization
+        )
+    )
     log_path = workdir / "buildgrid.log"
     # `python -c` rather than bin/bgd: the venv was renamed after pip wrote bgd's shebang.
     bgd = "import sys; from buildgrid.server.app import cli; sys.argv[0] = 'bgd'; sys.exit(cli())"
@@ -131,7 +228,7 @@ def serving(venv: Path, workdir: Path, startup_timeout: float = 120) -> Iterator
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"BuildGrid did not start on 127.0.0.1:{port}:\n{log_path.read_text()}")
             time.sleep(0.5)
-        yield f"grpc://127.0.0.1:{port}"
+        yield f"grpcs://localhost:{port}" if credentials else f"grpc://127.0.0.1:{port}"
     finally:
         server.terminate()
         try:

@@ -62,11 +62,16 @@ class PantsRun:
         return [line for line in self.log.read_text().splitlines() if text in line]
 
 
-def run_pants(repo: Path, machine: Path, cache_address: str, args: list[str]) -> PantsRun:
-    """`./pants` in `repo` with the remote-cache profile and every local cache under `machine`."""
+def run_pants(
+    repo: Path, machine: Path, cache_address: str, args: list[str], settings: dict[str, str] | None = None
+) -> PantsRun:
+    """`./pants` in `repo` with the remote-cache profile and every local cache under `machine`.
+
+    `settings`: more of the profile's variables (PODS_REMOTE_CACHE_CA, _TOKEN, ...).
+    """
     machine.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(SANDBOX_PREFIXES)}
-    env["PODS_REMOTE_CACHE"] = cache_address
+    env.update(settings or {}, PODS_REMOTE_CACHE=cache_address)
     command = [
         "./pants",
         *PROFILE,

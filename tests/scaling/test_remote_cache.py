@@ -82,3 +82,17 @@ def test_a_second_machine_reads_lint_and_unit_tests_from_the_remote_cache(
     assert (
         second.goal_seconds < first.goal_seconds / 2
     ), f"{summary('first', first)}\n{summary('second', second)}"
+
+
+def test_the_profile_reaches_a_cache_that_wants_tls_and_a_token(repo, tmp_path):
+    venv = buildgrid.installed()
+    credentials = buildgrid.make_credentials(venv, tmp_path / "credentials")
+    settings = {"PODS_REMOTE_CACHE_CA": str(credentials.ca), "PODS_REMOTE_CACHE_TOKEN": credentials.token}
+    with buildgrid.serving(venv, tmp_path / "buildgrid", credentials) as address:
+        run = run_pants(repo, tmp_path / "machine", address, ["lint", "tests/unit/test_lineage.py"], settings)
+
+    assert run.returncode == 0, run.tail()
+    assert run.counters["remote_cache_write_successes"] > 0, run.tail()
+    assert (
+        run.counters["remote_cache_write_errors"] == run.counters["remote_cache_read_errors"] == 0
+    ), run.tail()
