@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,8 @@ KEY_LABEL = "io.github.bazzite-ai.pods.input-key"
 LIST_LABEL = "io.github.bazzite-ai.pods.exclusions"
 EXCLUDED_LABEL = "io.github.bazzite-ai.pods.excluded"
 MOVING_TAGS = ("latest", "stable")
+# Pants' content tag ({pants.hash}): the tag SBOMs and signatures hang off.
+KEY_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class EngineError(Exception):
