@@ -269,8 +269,8 @@ def verify(pod: str, item: dict, archive: str) -> None:
         got = digest_of(archive, algorithm)
         if got != item[algorithm]:
             raise InstallError(
-                f"{pod}: {algorithm} mismatch for vendor {item['name']} {item['version']} from {item['url']}: "
-                f"lock has {item[algorithm]}, download has {got}")
+                f"{pod}: {algorithm} mismatch for vendor {item['name']} {item['version']} from "
+                f"{item['url']}: lock has {item[algorithm]}, download has {got}")
 
 
 def selected(name: str, wanted: list[str]) -> bool:

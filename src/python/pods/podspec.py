@@ -324,14 +324,19 @@ def _quoted_digest(
         )
     if source or not is_exact_version(version):
         raise item.error(
-            algorithm, f"a quoted digest is for one file: expected an exact version and no source, found {version!r}"
+            algorithm,
+            f"a quoted digest is for one file: expected an exact version and no source, found {version!r}",
         )
     checksum_source = item.string("checksum_source", required=True)
     if not re.match(r"^https?://", checksum_source):
-        raise item.error("checksum_source", f"expected the URL the digest is published at, found {checksum_source!r}")
+        raise item.error(
+            "checksum_source", f"expected the URL the digest is published at, found {checksum_source!r}"
+        )
     publisher = item.string("checksum_publisher", required=True)
     if publisher not in _PUBLISHERS:
-        raise item.error("checksum_publisher", f"expected one of {', '.join(_PUBLISHERS)}, found {publisher!r}")
+        raise item.error(
+            "checksum_publisher", f"expected one of {', '.join(_PUBLISHERS)}, found {publisher!r}"
+        )
     return algorithm, digest
 
 

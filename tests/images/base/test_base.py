@@ -96,7 +96,9 @@ def test_node_is_the_locked_official_build_at_least_23(pod: Pod, npm_versions: d
 
 
 def test_debian_npm_installs_a_package_for_jovian(pod: Pod) -> None:
-    out = pod.sh("cd $(mktemp -d) && echo '{}' > package.json && npm install --offline --no-audit x 2>&1 || true")
+    out = pod.sh(
+        "cd $(mktemp -d) && echo '{}' > package.json && npm install --offline --no-audit x 2>&1 || true"
+    )
     # No network needed to prove npm runs under the official Node.js: it must reach its
     # resolver and fail there (offline, empty cache), not crash on startup.
     assert "ENOTCACHED" in out, out

@@ -77,7 +77,8 @@ def resolve(request: ResolveRequest) -> Resolution | None:
         if request.upgrade
         else {entry["name"]: entry for entry in (request.previous_section(COMPONENT) or [])}
     )
-    previous_checks = (((request.previous or {}).get("inputs") or {}).get("resolvers") or {}).get(COMPONENT, {})
+    previous_inputs = ((request.previous or {}).get("inputs") or {}).get("resolvers") or {}
+    previous_checks = (previous_inputs.get(COMPONENT) or {}).get("checks") or {}
     pins, checks = [], {}
     for item in request.spec.vendor:
         if item.quoted is None:
@@ -85,7 +86,7 @@ def resolve(request: ResolveRequest) -> Resolution | None:
             continue
         pin, check = resolve_quoted(request.spec.name, item, previous.get(item.name), request.settings)
         pins.append(pin)
-        checks[item.name] = check or previous_checks.get("checks", {}).get(item.name, "kept from the previous lock")
+        checks[item.name] = check or previous_checks.get(item.name, "kept from the previous lock")
     inputs: dict[str, Any] = {
         "method": "published checksums",
         "sources": {
@@ -124,7 +125,13 @@ def resolve_quoted(
     version = item.version.lstrip("v")
     url = expand(item.url, version)
     pin = VendorPin(
-        item.name, version, url, (algorithm, quoted), dict(item.install), item.checksum_source, item.checksum_publisher
+        item.name,
+        version,
+        url,
+        (algorithm, quoted),
+        dict(item.install),
+        item.checksum_source,
+        item.checksum_publisher,
     )
     if previous == pin.as_lock():
         return pin, None
@@ -140,7 +147,9 @@ def resolve_quoted(
         )
         return pin, f"{algorithm} quoted ({item.checksum_publisher}); not verified: upstream did not answer"
     except fetch.HttpStatus as e:
-        raise pod_error(pod, where, f"expected HTTP 200 from {e.url} (version {version}), found HTTP {e.status}") from None
+        raise pod_error(
+            pod, where, f"expected HTTP 200 from {e.url} (version {version}), found HTTP {e.status}"
+        ) from None
     if actual != quoted:
         raise pod_error(
             pod,
@@ -153,9 +162,8 @@ def resolve_quoted(
 
 def resolve_one(pod: str, item: VendorSpec, previous: dict[str, Any] | None, settings: Settings) -> VendorPin:
     if still_satisfies(item, previous):
-        return VendorPin(
-            item.name, previous["version"], previous["url"], ("sha256", previous["sha256"]), dict(item.install)
-        )
+        digest = ("sha256", previous["sha256"])
+        return VendorPin(item.name, previous["version"], previous["url"], digest, dict(item.install))
     where = f"{COMPONENT} {item.name}"
     try:
         kind, value = item.source[0] if item.source else ("exact", item.version)
