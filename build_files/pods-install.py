@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,15 @@ def run(argv: list[str], env: dict | None = None, capture: bool = False) -> str:
     if result.returncode != 0:
         raise InstallError(f"`{' '.join(argv[:3])} ...` failed with exit {result.returncode}")
     return result.stdout or ""
+
+
+def lock_file(pod: str) -> str:
+    """Where the lock that pods-install was given lives in the repo (named in every error)."""
+    return f"build_files/{pod}/pod.lock.json"
+
+
+def relock(pod: str, upgrade: bool = False) -> str:
+    return f"run `./pants run src/python/pods:pods -- lock {'--upgrade ' if upgrade else ''}{pod}`"
 
 
 def retry(action, what: str, attempts: int = 3) -> None:
@@ -112,20 +122,28 @@ def install_debian(pod: str, section: dict) -> None:
     apt_update(env)
     try:
         # Dry run first: apt must want exactly the locked closure, nothing more.
-        sim = run(["apt-get", "install", "-s", "-qq", "--no-install-recommends", *specs], env, capture=True)
-        would = {line.split()[1] for line in sim.splitlines() if line.startswith("Inst ")}
+        sim = subprocess.run(["apt-get", "install", "-s", "-qq", "--no-install-recommends", *specs],
+                             env={**os.environ, **env}, text=True, capture_output=True)
+        if sim.returncode != 0:
+            problems = [line[3:] for line in sim.stderr.splitlines() if line.startswith("E: ")]
+            why = problems[0] if problems else f"exit {sim.returncode}"
+            raise InstallError(
+                f"pod {pod}: debian: apt cannot install the locked closure ({why}): expected every pin "
+                f"of {lock_file(pod)} in the archive; the lock is stale: {relock(pod)}")
+        would = {line.split()[1] for line in sim.stdout.splitlines() if line.startswith("Inst ")}
         extra = sorted(would - {p["name"] for p in pkgs})
         if extra:
             raise InstallError(
-                f"{pod}: apt would also install {', '.join(extra)}, which the lock does not name; "
-                f"run `./pants run src/python/pods:pods -- lock {pod}`")
+                f"pod {pod}: debian: apt would also install {', '.join(extra)}: expected exactly the closure "
+                f"{lock_file(pod)} names, found more on this parent; the lock is stale: {relock(pod)}")
         shown = parse_stanzas(run(["apt-cache", "show", "--no-all-versions", *specs], env, capture=True))
         for p in pkgs:
             index_sha = shown.get(p["name"], {}).get("SHA256")
             if index_sha != p["sha256"]:
                 raise InstallError(
-                    f"{pod}: sha256 mismatch for debian package {p['name']} {p['version']}: "
-                    f"lock has {p['sha256']}, archive index has {index_sha}")
+                    f"pod {pod}: debian {p['name']} {p['version']}: sha256 mismatch in the archive index: "
+                    f"expected {p['sha256']} ({lock_file(pod)}), found {index_sha}; "
+                    f"if the archive changed that version on purpose, {relock(pod, upgrade=True)}")
         # apt checks every downloaded .deb against that same signed index.
         run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *APT_RETRIES, *specs], env)
     finally:
@@ -155,11 +173,36 @@ def install_pypi(pod: str, section: dict) -> None:
     index = section.get("index_url")
     extra = ["--index-url", index] if index else []
     try:
-        run([f"{VENV}/bin/python", "-m", "pip", "install", "-q", "--require-hashes", "--no-deps",
-             "--only-binary=:all:", *extra, "-r", req.name], env)
+        result = subprocess.run(
+            [f"{VENV}/bin/python", "-m", "pip", "install", "-q", "--require-hashes", "--no-deps",
+             "--only-binary=:all:", *extra, "-r", req.name],
+            env={**os.environ, **env}, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     finally:
         os.unlink(req.name)
+    if result.returncode != 0:
+        raise InstallError(pip_failure(pod, result.stderr))
     log(f"{pod}: installed {len(pkgs)} Python packages into {VENV}")
+
+
+# pip names each file whose hash differs: "NAME==VERSION from URL (from -r ...):", "Expected sha256 HEX"
+# (then "or HEX" per other locked hash) and "Got HEX".
+PIP_HASH_MISMATCH = re.compile(
+    r"^\s*(?P<name>[^\s=]+)==(?P<version>\S+) from (?P<url>[^\s:]+:[^\s]+?):?(?: \(from [^\n]*)?\n"
+    r"\s*Expected sha256 (?P<expected>[0-9a-f]+)\s*\n(?:\s*or [0-9a-f]+\s*\n)*"
+    r"\s*Got\s+(?P<got>[0-9a-f]+)", re.M)
+
+
+def pip_failure(pod: str, stderr: str) -> str:
+    """pip's failure as one line: the file whose hash is not the locked one, else pip's last error."""
+    m = PIP_HASH_MISMATCH.search(stderr)
+    if m:
+        url = m.group("url").split("#", 1)[0]
+        return (f"pod {pod}: pypi {m.group('name')} {m.group('version')}: sha256 mismatch for {url}: "
+                f"expected {m.group('expected')} ({lock_file(pod)}), found {m.group('got')}; "
+                f"the file is not what was locked: do not install it; if the index re-published it on "
+                f"purpose, {relock(pod, upgrade=True)}")
+    errors = [line.strip() for line in stderr.splitlines() if line.startswith("ERROR:")]
+    return f"pod {pod}: pypi: pip install failed: {errors[-1] if errors else ' '.join(stderr.split())[-300:]}"
 
 
 # --- npm ------------------------------------------------------------------------------
@@ -264,13 +307,16 @@ def verify(pod: str, item: dict, archive: str) -> None:
     """The download must match every digest the lock holds for it (at least one)."""
     algorithms = [a for a in DIGESTS if a in item]
     if not algorithms:
-        raise InstallError(f"{pod}: vendor {item['name']}: the lock holds no {' or '.join(DIGESTS)}")
+        raise InstallError(f"pod {pod}: vendor {item['name']}: {lock_file(pod)} holds no {' or '.join(DIGESTS)}; "
+                           f"{relock(pod)}")
     for algorithm in algorithms:
         got = digest_of(archive, algorithm)
         if got != item[algorithm]:
             raise InstallError(
-                f"{pod}: {algorithm} mismatch for vendor {item['name']} {item['version']} from "
-                f"{item['url']}: lock has {item[algorithm]}, download has {got}")
+                f"pod {pod}: vendor {item['name']} {item['version']}: {algorithm} mismatch for {item['url']}: "
+                f"expected {item[algorithm]} ({lock_file(pod)}), found {got}; the download is not what "
+                f"was locked: do not install it; if the upstream re-published it on purpose, "
+                f"{relock(pod, upgrade=True)}")
 
 
 def selected(name: str, wanted: list[str]) -> bool:
@@ -296,7 +342,7 @@ def unpack(pod: str, name: str, install: dict, archive: str, dest: str) -> None:
                 if selected(member.name, wanted):
                     tf.extract(member, dest, filter="data")
         if zstd is not None and zstd.wait() != 0:
-            raise InstallError(f"{pod}: vendor {name}: zstd could not decompress {os.path.basename(archive)}")
+            raise InstallError(f"pod {pod}: vendor {name}: zstd could not decompress {os.path.basename(archive)}")
     elif kind == "zip":
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(dest, members=[n for n in zf.namelist() if selected(n, wanted)])
@@ -306,7 +352,7 @@ def unpack(pod: str, name: str, install: dict, archive: str, dest: str) -> None:
                 if mode and os.path.exists(os.path.join(dest, info.filename)):
                     os.chmod(os.path.join(dest, info.filename), mode & 0o7777)
     else:
-        raise InstallError(f"{pod}: vendor {name}: unknown install kind {kind!r}")
+        raise InstallError(f"pod {pod}: vendor {name}: unknown install kind {kind!r}")
 
 
 def install_vendor(pod: str, items: list, excluded: set[str]) -> list[str]:

@@ -141,14 +141,22 @@ class Pod:
     ) -> Iterator[Service]:
         """Start a detached container publishing `ports` on loopback; always removed."""
         name = f"podtest-{self.name}-{uuid.uuid4().hex[:10]}"
-        mapping = {port: free_port() for port in ports}
-        args = ["run", "--detach", "--name", name]
-        for inner, outer in mapping.items():
-            args += ["--publish", f"127.0.0.1:{outer}:{inner}"]
-        for key, value in (env or {}).items():
-            args += ["--env", f"{key}={value}"]
-        args += [*extra, self.image_id, *command]
-        engine(*args)
+        # A free port can be taken by a parallel test between our probe and podman's bind;
+        # then try again with fresh ports rather than fail.
+        for attempt in range(5):
+            mapping = {port: free_port() for port in ports}
+            args = ["run", "--detach", "--name", name]
+            for inner, outer in mapping.items():
+                args += ["--publish", f"127.0.0.1:{outer}:{inner}"]
+            for key, value in (env or {}).items():
+                args += ["--env", f"{key}={value}"]
+            args += [*extra, self.image_id, *command]
+            started = engine(*args, check=False)
+            if started.returncode == 0:
+                break
+            engine("rm", "--force", "--time", "0", name, check=False)
+            if "address already in use" not in started.stderr or attempt == 4:
+                raise AssertionError(f"could not start {name}:\n{started.stderr}")
         try:
             yield Service(name=name, ports=mapping)
         finally:

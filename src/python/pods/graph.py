@@ -73,14 +73,19 @@ def load_graph(repo: Path) -> PodGraph:
         shown = f"{BUILD_FILES}/{pod}/Containerfile"
         if not containerfile.is_file():
             raise PodsError(
-                shown, "missing; every pod with a pod.yaml needs one (its parent is read from it)"
+                shown,
+                f"missing: expected one beside {BUILD_FILES}/{pod}/pod.yaml (its ARG BASE_IMAGE line "
+                f"names the parent), found none; add it, or remove {BUILD_FILES}/{pod}/ if it is no pod",
             )
         parents[pod] = parent_from_containerfile(containerfile.read_text(), shown)
     for pod, parent in sorted(parents.items()):
         if parent is not None and parent not in parents:
+            others = ", ".join(sorted(set(parents) - {pod}))
             raise PodsError(
                 f"{BUILD_FILES}/{pod}/Containerfile",
-                f"ARG BASE_IMAGE: parent pod {parent!r} has no {BUILD_FILES}/{parent}/pod.yaml",
+                f"ARG BASE_IMAGE: expected a parent pod (one of {others}), "
+                f"found {parent!r}, which has no {BUILD_FILES}/{parent}/pod.yaml; "
+                "fix the ARG line or add that pod",
             )
     for pod in sorted(parents):
         chain = [pod]
@@ -88,7 +93,11 @@ def load_graph(repo: Path) -> PodGraph:
         while parent is not None:
             if parent in chain:
                 cycle = " -> ".join(chain[chain.index(parent) :] + [parent])
-                raise PodsError(f"{BUILD_FILES}/{pod}/Containerfile", f"ARG BASE_IMAGE: parent cycle {cycle}")
+                raise PodsError(
+                    f"{BUILD_FILES}/{pod}/Containerfile",
+                    f"ARG BASE_IMAGE: parent cycle {cycle}: expected a chain that ends at a root pod "
+                    "(a Containerfile without ARG BASE_IMAGE); point one of them at a pod outside the cycle",
+                )
             chain.append(parent)
             parent = parents[parent]
     return PodGraph(parents=tuple(sorted(parents.items())))

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from pods.errors import PodsError
+from pods.graph import BUILD_FILES
 
 
 @dataclass(frozen=True)
@@ -61,21 +62,34 @@ class PodSpec:
     env: tuple[tuple[str, str], ...] = ()
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that rejects a key given twice (PyYAML keeps the last one silently)."""
+def field_error(pod: str, field: str, message: str) -> PodsError:
+    """An error about one field of build_files/<pod>/pod.yaml, as every pod.yaml error reads."""
+    return PodsError(f"{BUILD_FILES}/{pod}/pod.yaml", f"field {field}: {message}")
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: dict[Any, yaml.Node] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen[key] = key_node
-    return loader.construct_mapping(node, deep=deep)
+def _duplicate_key(node: yaml.Node, path: str = "") -> tuple[str, str, int, int] | None:
+    """(field path, key, line, first line) of a key given twice; PyYAML keeps the last one silently.
 
+    Found on the node tree, before construction, so the error can name the dotted field.
+    """
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _duplicate_key(item, f"{path}[{i}]")
+            if found:
+                return found
+    elif isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            field = f"{path}.{key}" if path else key
+            if key in seen:
+                return field, key, key_node.start_mark.line + 1, seen[key]
+            seen[key] = key_node.start_mark.line + 1
+            found = _duplicate_key(value_node, field)
+            if found:
+                return found
+    return None
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 # Requirement name as PEP 508 spells it; normalized as PEP 503 says to find duplicates.
 _REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -108,7 +122,11 @@ class _Fields:
     def only(self, *allowed: str) -> None:
         for key in self.data:
             if key not in allowed:
-                raise self.error(str(key), f"unknown key; expected one of {', '.join(allowed)}")
+                raise self.error(
+                    str(key),
+                    f"unknown key: expected one of {', '.join(allowed)}; "
+                    "rename or remove it (schema: docs/lockfile.md)",
+                )
 
     def get(self, field: str, kind: type | tuple[type, ...], required: bool = False) -> Any:
         if field not in self.data:
@@ -117,7 +135,11 @@ class _Fields:
             return None
         value = self.data[field]
         if not isinstance(value, kind) or isinstance(value, bool) and bool not in _as_tuple(kind):
-            raise self.error(field, f"expected {_kind_name(kind)}, found {_found(value)}")
+            raise self.error(
+                field,
+                f"expected {_kind_name(kind)}, found {_found(value)}; "
+                f"write it as {_kind_name(kind)} (schema: docs/lockfile.md)",
+            )
         return value
 
     def string(self, field: str, required: bool = False) -> str | None:
@@ -166,14 +188,17 @@ def _found(value: Any) -> str:
     )
 
 
-def _duplicates(items: list[str]) -> list[str]:
-    seen: set[str] = set()
-    dups = []
-    for item in items:
-        if item in seen and item not in dups:
-            dups.append(item)
-        seen.add(item)
-    return dups
+def _check_no_duplicate(f: _Fields, field: str, names: list[str], what: str) -> None:
+    """A component named twice (after normalizing) is an error naming both places."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            raise f.error(
+                f"{field}[{i}]",
+                f"duplicate component {name!r}: expected each {what} once, "
+                f"found it at {f.prefix}{field}[{first[name]}] too; remove one",
+            )
+        first[name] = i
 
 
 def load_pod_spec(path: Path, pod: str | None = None, display: str | None = None) -> PodSpec:
@@ -188,13 +213,25 @@ def load_pod_spec(path: Path, pod: str | None = None, display: str | None = None
 
 
 def parse_pod_spec(text: str, pod: str, path: Path, display: str) -> PodSpec:
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        node = loader.get_single_node()
+        duplicate = None if node is None else _duplicate_key(node)
+        if duplicate:
+            field, key, line, first = duplicate
+            raise PodsError(
+                display,
+                f"field {field}: duplicate key {key!r} at line {line}: expected each key once, "
+                f"found it at line {first} too; merge the two or remove one",
+            )
+        data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise PodsError(display, f"invalid YAML{where}: {problem}") from None
+        raise PodsError(display, f"invalid YAML{where}: {problem}; fix the syntax") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise PodsError(display, f"expected a mapping at the top level, found {_found(data)}")
     top = _Fields(display, "", data)
@@ -219,10 +256,9 @@ def _debian(top: _Fields) -> DebianSpec | None:
     packages = f.string_list("packages", "a Debian package name")
     for i, name in enumerate(packages):
         if not _DEB_NAME.match(name):
-            raise f.error(f"packages[{i}]", f"expected a Debian package name, found {name!r}")
-    dups = _duplicates(list(packages))
-    if dups:
-        raise f.error("packages", f"duplicate component {dups[0]!r}")
+            hint = "; name the package only (the lock pins its version)" if "=" in name else ""
+            raise f.error(f"packages[{i}]", f"expected a Debian package name, found {name!r}{hint}")
+    _check_no_duplicate(f, "packages", list(packages), "Debian package")
     return DebianSpec(packages=packages, suite=f.string("suite"), variant=f.string("variant"))
 
 
@@ -241,9 +277,7 @@ def _pypi(top: _Fields) -> PypiSpec | None:
         if name is None:
             raise f.error(f"packages[{i}]", f"expected a PEP 508 requirement, found {req!r}")
         names.append(name)
-    dups = _duplicates(names)
-    if dups:
-        raise f.error("packages", f"duplicate component {dups[0]!r}")
+    _check_no_duplicate(f, "packages", names, "PyPI project")
     return PypiSpec(python=python, packages=packages)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 from images.harness import Pod, engine
-from images.sizes import compressed_size
+from pods.sizes import compressed_size
 
 # What a user downloads (compressed layers) may not exceed the reference family's sizes.
 SIZE_LIMITS_GB = {
@@ -103,10 +104,73 @@ def test_no_ca_bundle_in_history_config_or_files(pod: Pod) -> None:
     assert pod.sh("test -s /run/secrets/ca && echo present || echo absent") == "absent"
 
 
+# Files that hold credentials when present; a pod must never ship one.
+CREDENTIAL_FILES = {
+    "auth.json",  # podman/skopeo registry logins
+    ".dockercfg",
+    ".git-credentials",
+    ".netrc",
+    ".pypirc",
+    "cosign.key",
+    ".credentials.json",  # claude code / gcloud style logins
+    "credentials.db",
+    "access_tokens.db",
+}
+SECRET_PATTERNS = [
+    re.compile(p)
+    for p in (
+        r"gh[pousr]_[A-Za-z0-9]{36}",  # GitHub tokens (runner registration uses them)
+        r"github_pat_[A-Za-z0-9_]{40,}",
+        r"npm_[A-Za-z0-9]{36}",
+        r"_authToken\s*=",
+        r"(?i)authorization:\s*(basic|bearer)\s+\S+",
+        r"-----BEGIN (ENCRYPTED |EC |RSA )?PRIVATE KEY-----",
+    )
+]
+
+
+def layer_dirs(pod: Pod) -> list[Path]:
+    """Every layer's own files (overlay diff folders), not just the merged view, so a
+    secret added in one layer and deleted in a later one is still found."""
+    data = pod.inspect()["GraphDriver"]["Data"]
+    dirs = [*data.get("LowerDir", "").split(":"), data.get("UpperDir", "")]
+    found = [Path(d) for d in dirs if d]
+    assert found and all(d.is_dir() for d in found), f"no readable layer folders in {data}"
+    return found
+
+
+def test_no_credentials_or_build_secrets_in_any_layer_or_history(pod: Pod) -> None:
+    history = engine("history", "--no-trunc", "--format", "json", pod.image_id).stdout
+    config = json.dumps(pod.inspect()["Config"])
+    for pattern in SECRET_PATTERNS:
+        assert not pattern.search(history), f"history matches {pattern.pattern}"
+        assert not pattern.search(config), f"image config matches {pattern.pattern}"
+    bundle = Path(os.environ.get("PODS_CA_BUNDLE") or "/etc/ssl/certs/ca-certificates.crt")
+    bundle_size, bundle_digest = bundle.stat().st_size, hashlib.sha256(bundle.read_bytes()).hexdigest()
+    offenders, scanned = [], 0
+    for layer in layer_dirs(pod):
+        for folder, _, files in os.walk(layer):
+            for name in files:
+                scanned += 1
+                path = Path(folder, name)
+                rel = "/" + str(path.relative_to(layer))
+                if name in CREDENTIAL_FILES or rel.endswith("/.docker/config.json"):
+                    offenders.append(f"{rel} (credential file, layer {layer.parent.name[:12]})")
+                elif name in (".npmrc", "pip.conf") and re.search(
+                    rb"_authToken|password", path.read_bytes(), re.IGNORECASE
+                ):
+                    offenders.append(f"{rel} (holds a token or password)")
+                elif not path.is_symlink() and path.stat().st_size == bundle_size:
+                    if hashlib.sha256(path.read_bytes()).hexdigest() == bundle_digest:
+                        offenders.append(f"{rel} (a copy of the CA bundle)")
+    assert scanned > 100, f"only {scanned} files seen in {pod.name}'s layers"
+    assert offenders == [], "secrets in layers:\n" + "\n".join(offenders)
+
+
 def test_download_size_within_reference(pod: Pod) -> None:
     info = pod.inspect()
     # Podman reports the uncompressed size; what a registry serves is the gzip-compressed
-    # layers, measured where the harness can (see tests/images/sizes.py).
+    # layers, measured as `pods graph --measure` does (src/python/pods/sizes.py).
     compressed = compressed_size(pod.image_id)
     limit = SIZE_LIMITS_GB[pod.name] * 1e9
     print(f"{pod.name}: {compressed / 1e9:.2f} GB compressed, {info['Size'] / 1e9:.2f} GB uncompressed")

@@ -64,8 +64,9 @@ def test_unknown_package(family, capsys, monkeypatch):
     line = relock_fails(family, "kid", pod_yaml, capsys, monkeypatch, "kid")
     image = os.environ["PODS_PARENT_IMAGE"].format(pod="root")
     assert line == (
-        f"pods: error: pod kid: debian: unknown package 'no-such-package-pods-zq': "
-        f"expected a package in the parent image {image}, found none"
+        f"pods: error: build_files/kid/pod.yaml: field debian.packages[1]: "
+        f"unknown package 'no-such-package-pods-zq': "
+        f"expected a package in the parent image {image}, found none; check the name or remove it"
     )
 
 

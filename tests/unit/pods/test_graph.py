@@ -24,7 +24,7 @@ def test_order_is_parents_first_and_stable(tmp_path):
 
 def test_missing_parent_is_an_error_naming_the_containerfile(tmp_path):
     write_pod(tmp_path, "child", "description: c\n", parent="ghost")
-    with pytest.raises(PodsError, match=r"build_files/child/Containerfile: .*parent pod 'ghost' has no"):
+    with pytest.raises(PodsError, match=r"build_files/child/Containerfile: .*found 'ghost', which has no"):
         load_graph(tmp_path)
 
 

@@ -103,7 +103,8 @@ def test_invalid_pod_yaml_is_one_line_and_changes_nothing(tmp_path, capsys, monk
     assert code == 1
     assert (
         error_line(err)
-        == "pods: error: build_files/child/pod.yaml: field env: expected a mapping, found a list"
+        == "pods: error: build_files/child/pod.yaml: field env: expected a mapping, found a list; "
+        "write it as a mapping (schema: docs/lockfile.md)"
     )
     assert snapshot(tmp_path) == before
 

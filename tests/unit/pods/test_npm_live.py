@@ -44,16 +44,18 @@ def _relock_fails(tmp_path, capsys, monkeypatch, packages, env=None):
 def test_unknown_package(tmp_path, capsys, monkeypatch):
     line = _relock_fails(tmp_path, capsys, monkeypatch, {"no-such-package-pods-zq": "^1.0.0"})
     assert line == (
-        "pods: error: pod web: npm: unknown package 'no-such-package-pods-zq': "
-        "expected a package on the default registry, found none"
+        "pods: error: build_files/web/pod.yaml: field npm.packages.no-such-package-pods-zq: "
+        "unknown package 'no-such-package-pods-zq': "
+        "expected a package on the default registry, found none; check the name or remove it"
     )
 
 
 def test_version_that_does_not_exist(tmp_path, capsys, monkeypatch):
     line = _relock_fails(tmp_path, capsys, monkeypatch, {"is-number": "^99.0.0"})
-    assert (
-        line == "pods: error: pod web: npm: is-number: expected a version matching ^99.0.0, "
-        "found none on the default registry"
+    assert line == (
+        "pods: error: build_files/web/pod.yaml: field npm.packages.is-number: "
+        "unknown version of 'is-number': expected a version matching ^99.0.0, "
+        "found none on the default registry; ask for a range a release satisfies"
     )
 
 

@@ -63,7 +63,7 @@ def test_wrong_item_type_names_the_index():
 
 
 def test_duplicate_debian_package():
-    assert "field debian.packages: duplicate component 'gcc'" in error_of(
+    assert "field debian.packages[2]: duplicate component 'gcc'" in error_of(
         "description: x\ndebian: {packages: [gcc, make, gcc]}\n"
     )
 

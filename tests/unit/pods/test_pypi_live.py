@@ -80,16 +80,18 @@ def test_unknown_package(tmp_path, capsys, monkeypatch):
     _locked_app(tmp_path, capsys, monkeypatch)
     line = _relock_fails(tmp_path, capsys, monkeypatch, ["idna==3.6", "no-such-package-pods-zq"])
     assert line == (
-        "pods: error: pod app: pypi: unknown package 'no-such-package-pods-zq': "
-        "expected a project on the default index, found none"
+        "pods: error: build_files/app/pod.yaml: field pypi.packages[1]: "
+        "unknown package 'no-such-package-pods-zq': "
+        "expected a project on the default index, found none; check the name or remove it"
     )
 
 
 def test_version_that_does_not_exist(tmp_path, capsys, monkeypatch):
     _locked_app(tmp_path, capsys, monkeypatch)
     line = _relock_fails(tmp_path, capsys, monkeypatch, ["idna==99.0"])
-    assert (
-        line == "pods: error: pod app: pypi: idna: expected a version ==99.0, found none on the default index"
+    assert line == (
+        "pods: error: build_files/app/pod.yaml: field pypi.packages[0]: unknown version of 'idna': "
+        "expected a version ==99.0, found none on the default index; ask for a released version"
     )
 
 

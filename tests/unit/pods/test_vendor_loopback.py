@@ -84,7 +84,8 @@ def test_sha256_mismatch(tmp_path, capsys, monkeypatch, server):
     assert line == (
         "pods: error: pod tools: vendor helm: "
         f"sha256 mismatch for {server.url}/dl/helm-v3.19.0-linux-amd64.tar.gz: "
-        f"expected {'0' * 64} (published checksum), found {actual}"
+        f"expected {'0' * 64} (published checksum), found {actual}; "
+        "refusing to lock it: retry later, and report it upstream if it persists"
     )
 
 

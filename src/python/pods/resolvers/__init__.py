@@ -50,7 +50,11 @@ Resolver = Callable[[ResolveRequest], "Resolution | None"]
 
 
 def all_resolvers() -> dict[str, Resolver]:
-    """Component name -> resolver, in the order a lock is resolved."""
+    """Component name -> resolver, in the order a lock is resolved.
+
+    Debian comes last: it runs apt in the parent image (minutes, and the image must be
+    built), so a misspelled PyPI or npm name is reported before that, not after.
+    """
     from pods.resolvers import debian, npm, pypi, vendor
 
-    return {"debian": debian.resolve, "pypi": pypi.resolve, "npm": npm.resolve, "vendor": vendor.resolve}
+    return {"pypi": pypi.resolve, "npm": npm.resolve, "vendor": vendor.resolve, "debian": debian.resolve}

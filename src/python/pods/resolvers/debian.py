@@ -25,6 +25,7 @@ from urllib.parse import unquote
 
 from pods import container
 from pods.errors import PodsError, pod_error
+from pods.podspec import field_error
 from pods.resolvers import ParentImageOutdated, Resolution, ResolveRequest
 from pods.settings import Settings
 
@@ -118,15 +119,20 @@ def closure_from_index(pod: str, wanted: Iterable[tuple[str, str, str]], show: s
     return sorted(packages, key=lambda p: (p.name, p.architecture))
 
 
-def apt_error(pod: str, where: str, stderr: str) -> PodsError:
+def apt_error(pod: str, where: str, stderr: str, packages: tuple[str, ...] = ()) -> PodsError:
     """The apt error as one line: `E: Unable to locate package x` -> unknown package 'x'."""
     errors = [line[3:] for line in stderr.splitlines() if line.startswith(("E: ", "W: "))] or [
         stderr.strip() or "no output"
     ]
     m = re.match(r"Unable to locate package (\S+)", errors[0])
     if m:
-        return pod_error(
-            pod, COMPONENT, f"unknown package {m.group(1)!r}: expected a package in {where}, found none"
+        name = m.group(1)
+        field = f"{COMPONENT}.packages" + (f"[{packages.index(name)}]" if name in packages else "")
+        return field_error(
+            pod,
+            field,
+            f"unknown package {name!r}: expected a package in {where}, found none; "
+            "check the name or remove it",
         )
     m = re.match(r"Version '([^']+)' for '([^']+)' was not found", errors[0])
     if m:
@@ -224,7 +230,7 @@ def _resolve_in_parent(request: ResolveRequest) -> Resolution:
     sections = split_sections(result.stdout)
     where = f"the parent image {image}"
     if "FAIL" in sections:
-        raise apt_error(pod, where, sections["FAIL"][1])
+        raise apt_error(pod, where, sections["FAIL"][1], packages)
     if result.returncode != 0 or "END" not in sections:
         raise pod_error(
             pod,
@@ -320,7 +326,7 @@ def _mmdebstrap_closure(
                 "mmdebstrap is not installed; expected it on PATH (apt-get install mmdebstrap)",
             ) from None
         if proc.returncode != 0:
-            raise apt_error(pod, f"the {suite} archive (mmdebstrap)", proc.stderr)
+            raise apt_error(pod, f"the {suite} archive (mmdebstrap)", proc.stderr, tuple(include))
         lines = (out / "installed").read_text().splitlines()
         return RootClosure(
             tuple(tuple(line.split("\t")) for line in lines if line), (out / "show").read_text()

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pods.errors import PodsError, pod_error
+from pods.podspec import field_error
 from pods.resolvers import Resolution, ResolveRequest
 from pods.settings import Settings
 
@@ -242,14 +243,20 @@ def npm_error(pod: str, stderr: str, requirements: dict[str, str], settings: Set
     m = re.search(r"'(@?[^@'\s]+)@[^']*' (?:could not be found|is not in this registry)", text)
     if code == "E404" or m:
         name = m.group(1) if m else "?"
-        return pod_error(
-            pod, COMPONENT, f"unknown package {name!r}: expected a package on {registry}, found none"
+        return field_error(
+            pod,
+            _field(requirements, name),
+            f"unknown package {name!r}: expected a package on {registry}, found none; "
+            "check the name or remove it",
         )
     if code == "ETARGET":
         m = re.search(r"No matching version found for (@?[^@\s]+)@(\S+?)\.?(?:\s|$)", text)
         name, wanted = (m.group(1), m.group(2)) if m else ("?", "?")
-        return pod_error(
-            pod, COMPONENT, f"{name}: expected a version matching {wanted}, found none on {registry}"
+        return field_error(
+            pod,
+            _field(requirements, name),
+            f"unknown version of {name!r}: expected a version matching {wanted}, found none on {registry}; "
+            "ask for a range a release satisfies",
         )
     if code in ("ECONNREFUSED", "ETIMEDOUT", "ENOTFOUND", "ECONNRESET", "EAI_AGAIN") or "request to" in text:
         return pod_error(
@@ -258,3 +265,8 @@ def npm_error(pod: str, stderr: str, requirements: dict[str, str], settings: Set
             f"{registry} did not answer ({code or 'network error'}): {lines[0] if lines else text}",
         )
     return pod_error(pod, COMPONENT, text or "npm failed with no message")
+
+
+def _field(requirements: dict[str, str], name: str) -> str:
+    """The pod.yaml field that asked for `name` (the whole mapping for a dependency of one)."""
+    return f"{COMPONENT}.packages.{name}" if name in requirements else f"{COMPONENT}.packages"

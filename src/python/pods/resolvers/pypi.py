@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pods.errors import PodsError, pod_error
-from pods.podspec import normalize_pypi_name
+from pods.podspec import field_error, normalize_pypi_name, pypi_requirement_name
 from pods.resolvers import Resolution, ResolveRequest
 from pods.settings import Settings
 
@@ -157,7 +157,7 @@ def compile_with_uv(
                 pod, COMPONENT, f"the index did not answer within {settings.timeout * 10:.0f} s"
             ) from None
         if proc.returncode != 0:
-            raise uv_error(pod, proc.stderr, constraints, settings)
+            raise uv_error(pod, proc.stderr, constraints, settings, requirements)
         return parse_uv_output((folder / "requirements.txt").read_text())
 
 
@@ -182,14 +182,32 @@ def uv_compile(
         return None
 
 
-def uv_error(pod: str, stderr: str, constraints: dict[str, str], settings: Settings) -> PodsError:
+def requirement_field(requirements: tuple[str, ...], name: str) -> str:
+    """The pod.yaml field that asked for `name`: pypi.packages[i], or the list for a dependency."""
+    wanted = normalize_pypi_name(name)
+    for i, requirement in enumerate(requirements):
+        if pypi_requirement_name(requirement) == wanted:
+            return f"{COMPONENT}.packages[{i}]"
+    return f"{COMPONENT}.packages"
+
+
+def uv_error(
+    pod: str,
+    stderr: str,
+    constraints: dict[str, str],
+    settings: Settings,
+    requirements: tuple[str, ...] = (),
+) -> PodsError:
     """uv's failure as one line: what was expected versus what the index has."""
     text = " ".join(stderr.split())
     index = settings.pypi_index_url or "the default index"
     m = re.search(r"Because (\S+) was not found in the package registry", text)
     if m:
-        return pod_error(
-            pod, COMPONENT, f"unknown package {m.group(1)!r}: expected a project on {index}, found none"
+        return field_error(
+            pod,
+            requirement_field(requirements, m.group(1)),
+            f"unknown package {m.group(1)!r}: expected a project on {index}, found none; "
+            "check the name or remove it",
         )
     m = re.search(r"Because there is no version of (\S+?)(==|>=|<=|~=|!=|>|<)(\S+?)(?: and| we|,)", text)
     if m:
@@ -200,8 +218,11 @@ def uv_error(pod: str, stderr: str, constraints: dict[str, str], settings: Setti
                 COMPONENT,
                 f"{name}: expected {m.group(2)}{m.group(3)}, found {constraints[name]} locked by an ancestor",
             )
-        return pod_error(
-            pod, COMPONENT, f"{name}: expected a version {m.group(2)}{m.group(3)}, found none on {index}"
+        return field_error(
+            pod,
+            requirement_field(requirements, name),
+            f"unknown version of {name!r}: expected a version {m.group(2)}{m.group(3)}, "
+            f"found none on {index}; ask for a released version",
         )
     m = re.search(r"Because you require (\S+?)((?:==|>=|<=|~=|!=|>|<)\S+) and \1==(\S+?),", text)
     if m and normalize_pypi_name(m.group(1)) in constraints:

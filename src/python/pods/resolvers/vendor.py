@@ -208,7 +208,8 @@ def resolve_one(pod: str, item: VendorSpec, previous: dict[str, Any] | None, set
         raise pod_error(
             pod,
             where,
-            f"sha256 mismatch for {url}: expected {published} (published checksum), found {actual}",
+            f"sha256 mismatch for {url}: expected {published} (published checksum), found {actual}; "
+            "refusing to lock it: retry later, and report it upstream if it persists",
         )
     return VendorPin(item.name, version, url, ("sha256", published), dict(item.install))
 

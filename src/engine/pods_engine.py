@@ -1,0 +1,490 @@
+"""Content-addressed builds and safe pushes behind the `docker` wrapper (see ./docker).
+
+Pants 2.17 runs `docker build` and `docker push` for every image on every invocation; it
+has no notion of "this image already exists" (pants issue #22390). This module adds it:
+
+- Input key. Every pod's first tag is `{pants.hash}`: a hash of its build args, its
+  Containerfile and context (lock, scripts, exclusion lists) and, through the parent's
+  docker-info.json in that context, its parent. Nothing machine-specific enters it (the
+  wrapper's settings come from .pods/engine.env, not from Pants). If an image with that
+  key exists locally, the build is skipped; if PODS_CACHE_REGISTRY holds it, it is pulled.
+  A fresh build is pushed there under its key, so another runner never rebuilds it.
+- Exclusions. PODS_EXCLUSIONS names a list in build_files/exclusions.toml; the installer
+  gets its names, and the image is labelled with the list and what it lacks.
+- Pushes. The key and version tags are pushed first; `latest` and `stable` move only when
+  every other tag of the image already points at this image in that registry, and never
+  for an image built with exclusions. A tag already pointing at the image is not pushed
+  again, so re-publishing uploads nothing.
+
+Standard library only: it runs on the host's python3 under Pants' `env -i`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import supply_chain
+
+KEY_LABEL = "io.github.bazzite-ai.pods.key"
+LIST_LABEL = "io.github.bazzite-ai.pods.exclusions"
+EXCLUDED_LABEL = "io.github.bazzite-ai.pods.excluded"
+MOVING_TAGS = ("latest", "stable")
+
+
+class EngineError(Exception):
+    """One line for the user: what failed, and what to do."""
+
+
+def say(line: str) -> None:
+    print(f"pods: {line}", flush=True)
+
+
+def podman(*args: str, check: bool = True, capture: bool = True, timeout: float | None = None):
+    result = subprocess.run(["podman", *args], capture_output=capture, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        detail = (result.stderr or "").strip().splitlines()
+        raise EngineError(f"`podman {' '.join(args[:3])}` failed: {detail[-1] if detail else result.returncode}")
+    return result
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """`host/ns/name:tag` -> (`host/ns/name`, `tag`); a digest reference is not a tag."""
+    if "@" in ref:
+        raise EngineError(f"{ref}: a digest reference has no tag to push; push a tagged image")
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon <= slash:
+        return ref, "latest"
+    return ref[:colon], ref[colon + 1 :]
+
+
+def registry_host(ref: str) -> str:
+    return ref.split("/", 1)[0]
+
+
+def tls_args(ref: str) -> list[str]:
+    # Loopback registries (tests, a CI runner's own cache) speak plain HTTP.
+    host = registry_host(ref).split(":")[0]
+    return ["--tls-verify=false"] if host in ("127.0.0.1", "localhost", "[::1]") else []
+
+
+# --- build ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    tags: tuple[str, ...]
+    build_args: dict[str, str]
+    containerfile: str
+    context: str
+    passthrough: tuple[str, ...]
+
+    @property
+    def repository(self) -> str:
+        return split_ref(self.tags[0])[0] if self.tags else f"localhost/{self.pod}"
+
+    @property
+    def pod(self) -> str:
+        return Path(self.containerfile).parent.name
+
+
+def parse_build(argv: list[str]) -> BuildRequest:
+    tags: list[str] = []
+    build_args: dict[str, str] = {}
+    containerfile = "Containerfile"
+    passthrough: list[str] = []
+    i = 0
+    while i < len(argv) - 1:
+        arg = argv[i]
+        value = argv[i + 1]
+        if arg in ("--tag", "-t"):
+            tags.append(value)
+        elif arg == "--build-arg":
+            # Pants passes `--build-arg NAME` for args taken from its environment, and
+            # sets NAME in ours; the engine would read it from there, so do we.
+            name, eq, val = value.partition("=")
+            build_args[name] = val if eq else os.environ.get(name, "")
+        elif arg in ("--file", "-f"):
+            containerfile = value
+        else:
+            passthrough.append(arg)
+            i += 1
+            continue
+        i += 2
+    context = argv[-1] if argv else "."
+    return BuildRequest(tuple(tags), build_args, containerfile, context, tuple(passthrough))
+
+
+def input_key(request: BuildRequest) -> str:
+    """Hash of what the image is made from: every file of the build context (the
+    Containerfile, the lock, scripts, exclusion lists), the build args, and the parent's
+    own input key in place of the parent's tag.
+
+    Pants' {pants.hash} would do on one machine, but it also covers the parent's
+    docker-info.json (its image ID, which a rebuild elsewhere changes, and every
+    configured registry address); this key depends on inputs only, so two runners, or one
+    runner before and after adding a registry, agree on it.
+    """
+    h = hashlib.sha256(b"pods-input-key-v1\0")
+    root = Path(request.context)
+    for path in context_files(root):
+        rel = path.relative_to(root).as_posix()
+        mode = "x" if os.access(path, os.X_OK) else "-"
+        h.update(f"file\0{rel}\0{mode}\0{file_sha256(path)}\0".encode())
+    for name, value in sorted(request.build_args.items()):
+        if name == "BASE_IMAGE":
+            labels = image_labels(value)
+            if labels is None:
+                raise EngineError(f"{request.containerfile}: parent image {value} is not here; build it first")
+            parent_key = labels.get(KEY_LABEL)
+            if not parent_key:
+                raise EngineError(
+                    f"{request.containerfile}: parent image {value} has no {KEY_LABEL} label; "
+                    "rebuild it through ./pants so it gets one"
+                )
+            value = f"key:{parent_key}"
+        h.update(f"arg\0{name}\0{value}\0".encode())
+    return h.hexdigest()
+
+
+def context_files(root: Path) -> list[Path]:
+    # A parent's docker-info.json stands for the parent; its key replaces it (above).
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".docker-info.json"))
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def image_labels(ref: str) -> dict[str, str] | None:
+    result = podman("image", "inspect", "--format", "{{json .Labels}}", ref, check=False)
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout.strip() or "null") or {}
+
+
+def image_id(ref: str) -> str | None:
+    result = podman("image", "inspect", "--format", "{{.Id}}", ref, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def exclusions(request: BuildRequest) -> tuple[str, list[str], list[str]]:
+    """(list name, the list's component names, the names this image lacks)."""
+    name = request.build_args.get("PODS_EXCLUSIONS", "")
+    if not name:
+        return "", [], []
+    path = Path(request.context, "build_files/exclusions.toml")
+    try:
+        import tomllib
+    except ImportError as e:  # python < 3.11
+        raise EngineError("PODS_EXCLUSIONS needs python3 >= 3.11 (tomllib) on the host") from e
+    try:
+        lists = tomllib.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise EngineError(f"{path}: missing from the build context; add build_files:exclusions") from e
+    except tomllib.TOMLDecodeError as e:
+        raise EngineError(f"build_files/exclusions.toml: not valid TOML ({e}); fix the file") from e
+    if not isinstance(lists.get(name), dict):
+        known = ", ".join(sorted(k for k, v in lists.items() if isinstance(v, dict))) or "none"
+        raise EngineError(
+            f"build_files/exclusions.toml: no list [{name}] (PODS_EXCLUSIONS={name}); lists: {known}. "
+            "Set PODS_EXCLUSIONS to one of them, or to empty to build everything"
+        )
+    names = sorted(lists[name])
+    lacks: set[str] = set()
+    parent = request.build_args.get("BASE_IMAGE")
+    if parent:
+        parent_labels = image_labels(parent) or {}
+        lacks.update(x for x in parent_labels.get(EXCLUDED_LABEL, "").split(",") if x)
+    lock_path = Path(request.context, "build_files", request.pod, "pod.lock.json")
+    if lock_path.exists():
+        lock = json.loads(lock_path.read_text())
+        declared = {item["name"] for item in lock.get("vendor", [])}
+        lacks.update(declared & set(names))
+    return name, names, sorted(lacks)
+
+
+STARTED = time.monotonic()
+
+
+def checked() -> str:
+    # Pants logs a build's output only when it differs from the previous run's, so an
+    # unchanged "skipped" line would go unsaid on the second run; when and how long the
+    # check took makes each line new, and is worth knowing anyway.
+    return f" (checked at {time.strftime('%H:%M:%S')} in {(time.monotonic() - STARTED) * 1000:.0f} ms)"
+
+
+def log_path(pod: str, key: str) -> Path:
+    here = Path(__file__).resolve().parent
+    logs = here.parent.parent / ".pods" / "logs"
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        logs = Path(tempfile.gettempdir()) / "pods-logs"
+        logs.mkdir(parents=True, exist_ok=True)
+    return logs / f"{pod}-{key[:12]}.log"
+
+
+def found(request: BuildRequest, key: str, image: str, how: str) -> int:
+    podman("tag", image, *request.tags)
+    say(f"{request.pod}: key {key[:12]} {how}; build skipped{checked()}")
+    print(f"Successfully built {image.removeprefix('sha256:')}")
+    return 0
+
+
+def local_image_with_key(request: BuildRequest, key: str) -> str | None:
+    # Fast path: Pants' content tag already names an image made from these inputs.
+    if request.tags and (image_labels(request.tags[0]) or {}).get(KEY_LABEL) == key:
+        return image_id(request.tags[0])
+    result = podman(
+        "images", "--quiet", "--no-trunc", "--filter", f"label={KEY_LABEL}={key}", check=False
+    )
+    ids = result.stdout.split() if result.returncode == 0 else []
+    return ids[0] if ids else None
+
+
+def cache_ref(request: BuildRequest, key: str) -> str | None:
+    registry = os.environ.get("PODS_CACHE_REGISTRY", "").rstrip("/")
+    if not registry:
+        return None
+    return f"{registry}/{request.repository.rsplit('/', 1)[-1]}:{key}"
+
+
+def pull_from_cache(ref: str) -> bool:
+    result = podman("pull", "--quiet", *tls_args(ref), ref, check=False)
+    if result.returncode == 0:
+        return True
+    err = (result.stderr or "").strip().splitlines()
+    reason = err[-1] if err else f"exit {result.returncode}"
+    if "manifest unknown" not in reason and "not found" not in reason:
+        say(f"cache registry: could not pull {ref} ({reason}); building instead")
+    return False
+
+
+def push_to_cache(image: str, ref: str) -> None:
+    result = podman("push", "--quiet", *tls_args(ref), image, ref, check=False)
+    if result.returncode == 0:
+        say(f"cache registry: pushed {ref}")
+    else:
+        err = (result.stderr or "").strip().splitlines()
+        say(f"cache registry: could not push {ref} ({err[-1] if err else result.returncode}); continuing")
+
+
+@contextlib.contextmanager
+def key_lock(pod: str, key: str):
+    """One build per input key on this machine at a time.
+
+    Two `./pants package` runs (two worktrees, two terminals, a CI retry) may ask for the
+    same image at once; the second waits for the first and then finds the image built.
+    """
+    folder = Path(tempfile.gettempdir(), "pods-locks")
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{key}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"{pod}: key {key[:12]} is being built by another run; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def unchanged_since_last_run(request: BuildRequest) -> bool:
+    """The no-op fast path: Pants' first tag ({pants.hash}) already names one of our images.
+
+    That tag hashes the whole context, the build args and the parent's image ID, so an
+    image under it was made from exactly these inputs; nothing needs hashing again. It
+    matters because Pants asks for every build on every run.
+    """
+    if not request.tags:
+        return False
+    fmt = '{{.Id}} {{index .Labels "' + KEY_LABEL + '"}} {{json .RepoTags}}'
+    result = podman("image", "inspect", "--format", fmt, request.tags[0], check=False)
+    if result.returncode != 0:
+        return False
+    image, key, tags = result.stdout.strip().split(" ", 2)
+    if not key or key == "<no value>":
+        return False
+    missing = [t for t in request.tags if t not in json.loads(tags)]
+    if missing:
+        podman("tag", image, *missing)
+    say(f"{request.pod}: key {key[:12]} exists locally; build skipped{checked()}")
+    print(f"Successfully built {image.removeprefix('sha256:')}")
+    return True
+
+
+def build(argv: list[str], secrets: list[str]) -> int:
+    request = parse_build(argv)
+    if unchanged_since_last_run(request):
+        return 0
+    key = input_key(request)
+    with key_lock(request.pod, key):
+        existing = local_image_with_key(request, key)
+        if existing:
+            return found(request, key, existing, "exists locally")
+        ref = cache_ref(request, key)
+        if ref and pull_from_cache(ref):
+            return found(request, key, image_id(ref), f"pulled from {ref.rsplit('/', 1)[0]}")
+        return build_image(request, key, argv, secrets, ref)
+
+
+def build_image(request: BuildRequest, key: str, argv: list[str], secrets: list[str], ref: str | None) -> int:
+    list_name, list_names, lacks = exclusions(request)
+    extra = [*secrets, "--label", f"{KEY_LABEL}={key}"]
+    if list_name:
+        extra += [
+            "--build-arg",
+            f"PODS_EXCLUDE={','.join(list_names)}",
+            "--label",
+            f"{LIST_LABEL}={list_name}",
+            "--label",
+            f"{EXCLUDED_LABEL}={','.join(lacks)}",
+        ]
+    log = log_path(request.pod, key)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        iid = Path(tmp, "iid")
+        # Docker image format: OCI image configs have no HEALTHCHECK; podman drops it silently.
+        cmd = ["podman", "build", "--format", "docker", "--iidfile", str(iid), *extra, *argv]
+        with open(log, "w") as out:
+            inputs = [p.relative_to(request.context).as_posix() for p in context_files(Path(request.context))]
+            out.write(f"pods: input key {key} from {', '.join(inputs)} and build args {request.build_args}\n")
+            out.flush()
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                rc = proc.wait()
+            except KeyboardInterrupt:
+                # Ctrl-C reaches podman too (same process group); let it remove its
+                # working container instead of killing it mid-cleanup. Tags are only
+                # applied to a finished image, so nothing half-built carries a key.
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                say(f"{request.pod}: build interrupted; nothing was tagged (log: {log})")
+                return 130
+        if rc != 0:
+            lines = log.read_text(errors="replace").splitlines()
+            print("\n".join(lines[-60:]))
+            say(f"{request.pod}: build failed (exit {rc}); whole log: {log}")
+            return rc
+        built = iid.read_text().strip()
+    say(
+        f"{request.pod}: key {key[:12]} built in {time.monotonic() - started:.0f} s"
+        + (f", without {', '.join(lacks)} (list {list_name})" if lacks else "")
+        + f"; log: {log}"
+    )
+    if ref:
+        push_to_cache(built, ref)
+    print(f"Successfully built {built.removeprefix('sha256:')}")
+    return 0
+
+
+# --- push -----------------------------------------------------------------------------
+
+
+def remote_config_digest(ref: str) -> str | None:
+    """The config digest (= podman's image ID) a registry tag points at, or None."""
+    result = subprocess.run(
+        ["skopeo", "inspect", "--raw", *tls_args(ref), f"docker://{ref}"], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        return None
+    manifest = json.loads(result.stdout)
+    return (manifest.get("config") or {}).get("digest")
+
+
+def push(ref: str) -> int:
+    local = image_id(ref)
+    if not local:
+        raise EngineError(f"{ref}: no such local image; run `./pants package` first")
+    want = f"sha256:{local}"
+    repository, tag = split_ref(ref)
+    labels = image_labels(ref) or {}
+    if tag in MOVING_TAGS:
+        lacks = labels.get(EXCLUDED_LABEL, "")
+        if lacks:
+            raise EngineError(
+                f"{ref}: refusing to move `{tag}`: built without {lacks.replace(',', ', ')} "
+                f"(exclusion list {labels.get(LIST_LABEL, '?')}); rebuild with PODS_EXCLUSIONS= "
+                "where those upstreams are reachable"
+            )
+        # Only after every other tag of this image is in place here, pointing at this image.
+        result = podman("image", "inspect", "--format", "{{json .RepoTags}}", ref)
+        siblings = [
+            t
+            for t in json.loads(result.stdout) or []
+            if split_ref(t)[0] == repository and split_ref(t)[1] not in MOVING_TAGS
+        ]
+        missing = [t for t in siblings if remote_config_digest(t) != want]
+        if not siblings or missing:
+            raise EngineError(
+                f"{ref}: refusing to move `{tag}`: {', '.join(missing) or 'no key tag'} "
+                "not pushed yet; re-run `./pants publish`"
+            )
+    if remote_config_digest(ref) == want:
+        say(f"{ref}: already points at {local[:12]}; nothing to upload")
+        return 0
+    attempts = int(os.environ.get("PODS_PUSH_ATTEMPTS", "3") or 3)
+    for attempt in range(1, attempts + 1):
+        with tempfile.TemporaryDirectory() as tmp:
+            digest_file = Path(tmp, "digest")
+            result = podman(
+                "push", "--quiet", "--digestfile", str(digest_file), *tls_args(ref), ref, check=False
+            )
+            if result.returncode == 0:
+                say(f"{ref}: pushed {local[:12]} as {digest_file.read_text().strip()}")
+                return 0
+        err = (result.stderr or "").strip().splitlines()
+        reason = err[-1] if err else f"exit {result.returncode}"
+        if "unauthorized" in reason.lower() or "authentication required" in reason.lower():
+            raise EngineError(
+                f"{ref}: the registry refused our credentials ({reason}); log in with "
+                f"`podman login {registry_host(ref)}` or set REGISTRY_AUTH_FILE"
+            )
+        if attempt < attempts:
+            say(f"{ref}: push attempt {attempt}/{attempts} failed ({reason}); retrying")
+            time.sleep(min(2**attempt, 10))
+    raise EngineError(f"{ref}: push failed after {attempts} attempts ({reason}); tags that moved still point at a complete image; re-run `./pants publish`")
+
+
+def main(argv: list[str]) -> int:
+    try:
+        if argv and argv[0] == "build":
+            secrets = []
+            while len(argv) > 2 and argv[1] == "--pods-secret":
+                secrets += ["--secret", argv[2]]
+                argv = [argv[0], *argv[3:]]
+            return build(argv[1:], secrets)
+        if len(argv) == 2 and argv[0] == "push":
+            rc = push(argv[1])
+            repository, tag = split_ref(argv[1])
+            if rc == 0 and KEY_RE.fullmatch(tag):
+                # SBOM, signature and attestation go to the key tag's digest (supply_chain.py).
+                supply_chain.publish_supply_chain(argv[1], repository, image_id(argv[1]))
+            return rc
+        raise EngineError(f"pods_engine: unsupported command {' '.join(argv[:2])}")
+    except (EngineError, supply_chain.SupplyChainError) as e:
+        print(f"pods: error: {e}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    if shutil.which("podman") is None:
+        print("pods: error: podman is not on PATH; run ./pants once as root to install it", file=sys.stderr)
+        sys.exit(127)
+    sys.exit(main(sys.argv[1:]))

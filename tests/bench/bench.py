@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Benchmark: the Pants graph against plain sequential `podman build`, in one run.
+
+The baseline is what upstream's `just pod build all` does: `podman build` of each
+Containerfile in dependency order, every time, relying on podman's layer cache. Ours is
+`./pants package` (and `./pants publish`) with the engine wrapper's input keys. Each side
+gets its own empty podman storage, so neither reuses the other's layers, and both build
+the same Containerfiles from the same files with the same build args and exclusions.
+
+Scenarios, each timed for both sides:
+  cold      full build from empty storage (ours also with Pants' process cache off)
+  noop      the same build again, nothing changed
+  leaf      a script COPY'd by the leaf pod changed (jupyter's start-jupyter.sh)
+  base      base's Containerfile changed: base and every descendant rebuild
+  republish pushing every tag of every image again to a loopback registry, unchanged
+
+Usage: python3 tests/bench/bench.py [--pods rootfs,base,devops,githubrunner] [--out FILE]
+It prints a table of seconds and ratios (ours / baseline); docs/benchmarks.md records one.
+Run it on an idle machine: it takes as long as two cold builds plus two base rebuilds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ENGINE_DIR = REPO / "src/engine"
+LEAF_FILES = {  # a file each leaf pod COPYs after its install step
+    "jupyter": "build_files/jupyter/start-jupyter.sh",
+    "playwright": "build_files/playwright/start-vnc.sh",
+    "githubrunner": "build_files/githubrunner/runner-entrypoint.sh",
+}
+
+
+def parents() -> dict[str, str | None]:
+    """POD_PARENTS from the BUILD prelude, in its (topological) order."""
+    tree = ast.parse((REPO / "build_files/prelude.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "POD_PARENTS":
+            return dict(ast.literal_eval(node.value))
+    raise SystemExit("bench: build_files/prelude.py: no POD_PARENTS table")
+
+
+def storage_env(root: Path) -> dict[str, str]:
+    root.mkdir(parents=True, exist_ok=True)
+    conf = root / "storage.conf"
+    conf.write_text(f'[storage]\ndriver = "overlay"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n')
+    return dict(
+        os.environ,
+        CONTAINERS_STORAGE_CONF=str(conf),
+        CONTAINERS_CONF=str(ENGINE_DIR / "containers.conf"),
+        CONTAINERS_REGISTRIES_CONF=str(ENGINE_DIR / "registries.conf"),
+    )
+
+
+def timed(label: str, fn) -> float:
+    print(f"bench: {label} ...", flush=True)
+    started = time.monotonic()
+    fn()
+    took = time.monotonic() - started
+    print(f"bench: {label}: {took:.1f} s", flush=True)
+    return took
+
+
+def run(cmd: list[str], env: dict[str, str], cwd: Path, log: Path | None = None) -> None:
+    out = open(log, "a") if log else subprocess.DEVNULL
+    try:
+        result = subprocess.run(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        if log:
+            out.close()
+    if result.returncode != 0:
+        raise SystemExit(f"bench: `{' '.join(cmd[:4])} ...` exited {result.returncode}; see {log}")
+
+
+class Baseline:
+    """Sequential `podman build` of each Containerfile, as upstream's justfile does."""
+
+    def __init__(self, pods: list[str], tree: dict[str, str | None], work: Path, ca: str) -> None:
+        self.pods, self.tree, self.ca = pods, tree, ca
+        self.env = storage_env(work / "storage-baseline")
+        self.ctx = work / "ctx"
+        self.log = work / "baseline.log"
+        shutil.copytree(REPO / "build_files", self.ctx / "build_files")
+        lists = tomllib.loads((REPO / "build_files/exclusions.toml").read_text())
+        self.exclude = ",".join(sorted(lists.get(os.environ.get("PODS_EXCLUSIONS", "offline"), {})))
+
+    def rootfs_tar(self) -> None:
+        out = self.ctx / "build_files/rootfs/rootfs.tar"
+        run([sys.executable, str(self.ctx / "build_files/rootfs/mkrootfs.py"), str(out)], self.env, self.ctx, self.log)
+
+    def build(self, pods: list[str] | None = None) -> None:
+        for pod in pods or self.pods:
+            cmd = ["podman", "build", "--format", "docker", "--secret", f"id=ca,src={self.ca}",
+                   "--build-arg", "POD_VERSION=0.1.0", "--build-arg", f"PODS_EXCLUDE={self.exclude}",
+                   "--tag", f"localhost/bench/{pod}:latest",
+                   "--file", f"build_files/{pod}/Containerfile"]
+            if self.tree[pod]:
+                cmd += ["--build-arg", f"BASE_IMAGE=localhost/bench/{self.tree[pod]}:latest"]
+            run([*cmd, "."], self.env, self.ctx, self.log)
+
+    def push(self, registry: str) -> None:
+        for pod in self.pods:
+            for tag in ("0.1.0", "latest", "stable"):
+                run(["podman", "push", "--tls-verify=false", f"localhost/bench/{pod}:latest",
+                     f"{registry}/baseline/bazzite-ai-pod-{pod}:{tag}"], self.env, self.ctx, self.log)
+
+
+class Ours:
+    """`./pants package` / `./pants publish` through the engine wrapper, in a clone of the
+    repo (its own buildroot, pantsd and .pods/engine.env, so a developer's runs in the
+    working tree cannot switch its podman storage mid-benchmark)."""
+
+    def __init__(self, pods: list[str], work: Path) -> None:
+        self.repo = work / "repo"
+        subprocess.run(["git", "clone", "--quiet", str(REPO), str(self.repo)], check=True)
+        self.targets = [f"build_files/{pod}:{pod}" for pod in pods]
+        self.env = storage_env(work / "storage-ours")
+        self.log = work / "ours.log"
+
+    def pants(self, *args: str) -> None:
+        run([str(self.repo / "pants"), *args], self.env, cwd=self.repo, log=self.log)
+
+    def package(self, *flags: str) -> None:
+        self.pants(*flags, "package", *self.targets)
+
+    def publish(self, registry: str) -> None:
+        option = json.dumps({"bench": {"address": f"{registry}/ours", "default": True}})
+        self.pants(f"--docker-registries={option}", "publish", *self.targets)
+
+
+@contextlib.contextmanager
+def edited(paths: list[Path], line: str):
+    """Append `line` to each file; always put the original bytes back."""
+    originals = {p: p.read_bytes() for p in paths}
+    try:
+        for p in paths:
+            p.write_bytes(originals[p] + line.encode())
+        yield
+    finally:
+        for p, data in originals.items():
+            p.write_bytes(data)
+
+
+@contextlib.contextmanager
+def loopback_registry(work: Path):
+    sys.path.insert(0, str(REPO / "tests"))
+    from publish.registry import running_registry
+
+    with running_registry() as registry:
+        yield registry.address
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    podman = subprocess.run(["podman", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{platform.node()}: {cpus} CPUs, {mem:.0f} GiB RAM, {platform.platform()}, {podman}"
+
+
+def main() -> int:
+    tree = parents()
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--pods", default=",".join(tree), help="pods to build, a parent-closed subset")
+    p.add_argument("--out", type=Path, help="also write the results as JSON here")
+    args = p.parse_args()
+    pods = [pod for pod in tree if pod in args.pods.split(",")]
+    missing = [pod for pod in pods if tree[pod] and tree[pod] not in pods]
+    if missing:
+        raise SystemExit(f"bench: --pods: {', '.join(missing)} need their parents in the list too")
+    leaf = next((pod for pod in reversed(pods) if pod in LEAF_FILES), None)
+    if leaf is None:
+        raise SystemExit(f"bench: --pods: include one of {', '.join(LEAF_FILES)} for the leaf edit")
+    ca = os.environ.get("PODS_CA_BUNDLE") or "/etc/ssl/certs/ca-certificates.crt"
+    results: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="pods-bench-", dir=os.environ.get("PODS_BENCH_DIR")) as tmp:
+        work = Path(tmp)
+        base_line, ours = Baseline(pods, tree, work, ca), Ours(pods, work)
+        try:
+            b = timed("baseline cold", lambda: (base_line.rootfs_tar(), base_line.build()))
+            o = timed("ours cold", lambda: ours.package("--no-local-cache"))
+            results["cold full build"] = (b, o)
+            # Untimed: the cold run's extra flag restarted pantsd; a developer's next run
+            # finds it warm, so the timed runs below do too.
+            ours.pants("list", *ours.targets)
+            results["no-op rebuild"] = (
+                timed("baseline no-op", base_line.build),
+                timed("ours no-op", ours.package),
+            )
+            nonce = f"\n# bench {time.time_ns()}\n"
+            with edited([base_line.ctx / LEAF_FILES[leaf]], nonce):
+                b = timed(f"baseline leaf edit ({leaf})", lambda: base_line.build([leaf]))
+            with edited([ours.repo / LEAF_FILES[leaf]], nonce):
+                o = timed(f"ours leaf edit ({leaf})", ours.package)
+            results[f"leaf edit ({leaf})"] = (b, o)
+            label = f"\nLABEL io.github.bazzite-ai.bench={time.time_ns()}\n"
+            with edited([base_line.ctx / "build_files/base/Containerfile"], label):
+                b = timed("baseline base edit", base_line.build)
+            with edited([ours.repo / "build_files/base/Containerfile"], label):
+                o = timed("ours base edit", ours.package)
+            results["base edit"] = (b, o)
+            with loopback_registry(work) as registry:
+                base_line.push(registry)
+                b = timed("baseline re-publish", lambda: base_line.push(registry))
+                try:
+                    ours.publish(registry)
+                except SystemExit as e:  # excluded pods refuse stable/latest; still timed below
+                    print(f"bench: first publish: {e}")
+                started = time.monotonic()
+                try:
+                    ours.publish(registry)
+                except SystemExit as e:
+                    print(f"bench: re-publish: {e}")
+                o = time.monotonic() - started
+                print(f"bench: ours re-publish: {o:.1f} s", flush=True)
+                results["re-publish unchanged"] = (b, o)
+        finally:
+            for env in (base_line.env, ours.env):
+                # Only the bench's own storages (CONTAINERS_STORAGE_CONF); the folder goes
+                # with the temporary directory.
+                subprocess.run(["podman", "rmi", "--all", "--force"], env=env, capture_output=True)
+            subprocess.run([str(ours.repo / "pants"), "kill-pantsd"], cwd=ours.repo, capture_output=True)
+    print(f"\nmachine: {machine()}\npods: {', '.join(pods)}")
+    print(f"{'scenario':<24} {'baseline s':>11} {'ours s':>9} {'ours/baseline':>14}")
+    for name, (b, o) in results.items():
+        print(f"{name:<24} {b:>11.1f} {o:>9.1f} {o / b:>14.2f}")
+    if args.out:
+        args.out.write_text(json.dumps({"machine": machine(), "pods": pods, "results": results}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

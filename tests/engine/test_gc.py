@@ -1,0 +1,76 @@
+"""`pods gc` on real images: superseded keys go, current keys and other images stay."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from pathlib import Path
+
+import pytest
+
+from images.harness import ENGINE, engine
+from pods.errors import PodsError
+from pods.gc import collect_garbage
+
+
+def keyed_image(repository: str, parent: str, key: str) -> str:
+    ctx = Path(f"ctx-{uuid.uuid4().hex[:8]}")
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text(f"FROM {parent}\nLABEL pods.test.gc={key}\n")
+    out = engine(
+        "build",
+        "--tag",
+        f"{repository}:{key}",
+        "--tag",
+        f"{repository}:latest",
+        "--file",
+        str(ctx / "Containerfile"),
+        str(ctx),
+    ).stdout
+    return out.strip().splitlines()[-1].removeprefix("Successfully built ")
+
+
+def docker_info(folder: Path, pod: str, repository: str, image_id: str) -> None:
+    address, name = repository.rsplit("/", 1)
+    folder.mkdir(exist_ok=True)
+    (folder / f"{pod}.docker-info.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "image_id": image_id,
+                "registries": [{"alias": None, "address": address, "repository": name, "tags": []}],
+            }
+        )
+    )
+
+
+def test_gc_removes_superseded_keys_and_keeps_current_and_foreign(tmp_path: Path) -> None:
+    rootfs = json.loads(Path("pods/rootfs.docker-info.json").read_text())["image_id"]
+    ours = f"localhost/pods-gc-{uuid.uuid4().hex[:8]}/bazzite-ai-pod-test"
+    foreign = f"localhost/pods-gc-{uuid.uuid4().hex[:8]}/someone-else"
+    old = keyed_image(ours, rootfs, secrets.token_hex(32))
+    current = keyed_image(ours, rootfs, secrets.token_hex(32))  # moves :latest to itself
+    other = keyed_image(foreign, rootfs, secrets.token_hex(32))
+    info = tmp_path / "dist"
+    docker_info(info, "test", ours, current)
+    try:
+        said: list[str] = []
+        dry = collect_garbage(ENGINE, info, dry_run=True, say=said.append)
+        assert len(dry.removed) == 1 and engine("image", "exists", old, check=False).returncode == 0
+
+        result = collect_garbage(ENGINE, info, say=said.append)
+        assert len(result.removed) == 1 and result.removed[0].startswith("bazzite-ai-pod-test:")
+        assert engine("image", "exists", old, check=False).returncode != 0
+        assert engine("image", "exists", current, check=False).returncode == 0
+        assert engine("image", "exists", other, check=False).returncode == 0
+        assert engine("image", "exists", rootfs, check=False).returncode == 0
+    finally:
+        for image in (old, current, other):
+            engine("rmi", "--force", image, check=False)
+
+
+def test_gc_without_docker_info_refuses_to_guess(tmp_path: Path) -> None:
+    with pytest.raises(PodsError) as e:
+        collect_garbage(ENGINE, tmp_path)
+    assert "run `./pants package build_files::` first" in str(e.value)

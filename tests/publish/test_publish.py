@@ -1,0 +1,194 @@
+"""Publishing through the engine wrapper against a real registry on loopback.
+
+`./pants publish` runs `docker push <tag>` once per tag, key tag first; these tests call
+the same wrapper the same way, on the rootfs image Pants built for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from images.harness import ENGINE, engine
+from publish.registry import CuttingRelay, Registry, env_without_auth, running_registry
+
+REPOSITORY = "bazzite-ai/bazzite-ai-pod-rootfs"
+
+
+def wrapper(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([ENGINE, *args], capture_output=True, text=True, timeout=600, env=env)
+
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("pods: error:")]
+
+
+@pytest.fixture(scope="module")
+def rootfs() -> dict:
+    info = json.loads(Path("pods/rootfs.docker-info.json").read_text())
+    (key,) = (t["tag"] for t in info["registries"][0]["tags"] if t["template"] == "{pants.hash}")
+    return {"id": info["image_id"], "key": key}
+
+
+class Staged:
+    """Local tags naming one image in a test registry; removed afterwards."""
+
+    def __init__(self, image: str, registry: Registry, repository: str = REPOSITORY) -> None:
+        self.image, self.registry, self.repository = image, registry, repository
+        self.refs: list[str] = []
+
+    def tag(self, *tags: str) -> list[str]:
+        refs = [self.registry.ref(self.repository, t) for t in tags]
+        engine("tag", self.image, *refs)
+        self.refs += refs
+        return refs
+
+    def cleanup(self) -> None:
+        for ref in self.refs:
+            engine("rmi", ref, check=False)
+
+
+@pytest.fixture
+def registry() -> Iterator[Registry]:
+    with running_registry() as r:
+        yield r
+
+
+@pytest.fixture
+def staged(rootfs: dict, registry: Registry) -> Iterator[Staged]:
+    s = Staged(rootfs["id"], registry)
+    yield s
+    s.cleanup()
+
+
+def derived_image(parent: str, label: str, payload_bytes: int = 0) -> str:
+    """A small image on top of `parent`, built by the wrapper; returns its ID."""
+    tag = f"localhost/pods-test-derived:{uuid.uuid4().hex[:12]}"
+    lines = [f"FROM {parent}", f"LABEL {label}"]
+    if payload_bytes:
+        lines.append(f"RUN head -c {payload_bytes} /dev/urandom > /tmp/payload")
+    ctx = Path(f"ctx-{uuid.uuid4().hex[:8]}")
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text("\n".join(lines) + "\n")
+    out = engine("build", "--tag", tag, "--file", str(ctx / "Containerfile"), str(ctx)).stdout
+    image = out.strip().splitlines()[-1].removeprefix("Successfully built ")
+    return image
+
+
+def test_tags_move_only_after_the_key_tag_is_pushed(rootfs: dict, registry: Registry, staged: Staged) -> None:
+    key_ref, version_ref, latest_ref, stable_ref = staged.tag(rootfs["key"], "0.1.0", "latest", "stable")
+
+    early = wrapper("push", latest_ref)
+    assert early.returncode == 1
+    assert error_lines(early) == [
+        f"pods: error: {latest_ref}: refusing to move `latest`: {key_ref}, {version_ref} not pushed yet; "
+        "re-run `./pants publish`"
+    ]
+    assert registry.tags(REPOSITORY) == []
+
+    for ref in (key_ref, version_ref, latest_ref, stable_ref):
+        result = wrapper("push", ref)
+        assert result.returncode == 0, result.stderr
+    # The registry serves exactly the image the tests ran against (the config digest is
+    # podman's image ID), under every tag.
+    assert registry.tags(REPOSITORY) == sorted([rootfs["key"], "0.1.0", "latest", "stable"])
+    for tag in (rootfs["key"], "0.1.0", "latest", "stable"):
+        assert registry.config_digest(REPOSITORY, tag) == f"sha256:{rootfs['id']}"
+
+
+def test_republishing_an_unchanged_image_uploads_nothing(
+    rootfs: dict, registry: Registry, staged: Staged
+) -> None:
+    refs = staged.tag(rootfs["key"], "0.1.0", "latest", "stable")
+    for ref in refs:
+        assert wrapper("push", ref).returncode == 0
+    blobs = registry.blob_count()
+    assert blobs >= 2  # at least one layer and the config
+
+    for ref in refs:
+        again = wrapper("push", ref)
+        assert again.returncode == 0, again.stderr
+        assert f"pods: {ref}: already points at {rootfs['id'][:12]}; nothing to upload" in again.stdout
+    assert registry.blob_count() == blobs
+
+
+def test_an_image_built_with_exclusions_is_never_stable_or_latest(rootfs: dict, registry: Registry) -> None:
+    image = derived_image(
+        rootfs["id"],
+        'io.github.bazzite-ai.pods.exclusions=offline io.github.bazzite-ai.pods.excluded="helm,dotnet-sdk"',
+    )
+    staged = Staged(image, registry)
+    try:
+        key_ref, latest_ref, stable_ref = staged.tag("0" * 64, "latest", "stable")
+        assert wrapper("push", key_ref).returncode == 0
+        for ref, tag in ((latest_ref, "latest"), (stable_ref, "stable")):
+            refused = wrapper("push", ref)
+            assert refused.returncode == 1
+            assert error_lines(refused) == [
+                f"pods: error: {ref}: refusing to move `{tag}`: built without helm, dotnet-sdk (exclusion "
+                "list offline); rebuild with PODS_EXCLUSIONS= where those upstreams are reachable"
+            ]
+        assert registry.tags(REPOSITORY) == ["0" * 64]
+    finally:
+        staged.cleanup()
+        engine("rmi", "--force", image, check=False)
+
+
+def test_a_registry_that_refuses_authentication_gets_one_line_and_no_tags(rootfs: dict) -> None:
+    with running_registry(auth=("ci", "s3cret-not-used")) as registry:
+        staged = Staged(rootfs["id"], registry)
+        try:
+            (key_ref,) = staged.tag(rootfs["key"])
+            result = wrapper("push", key_ref, env=env_without_auth())
+            assert result.returncode == 1
+            (line,) = error_lines(result)
+            assert line.startswith(f"pods: error: {key_ref}: the registry refused our credentials (")
+            assert line.endswith(f"log in with `podman login {registry.address}` or set REGISTRY_AUTH_FILE")
+            assert "s3cret" not in result.stdout + result.stderr
+        finally:
+            staged.cleanup()
+
+
+def test_a_push_cut_midway_leaves_every_tag_on_a_complete_image_and_a_rerun_finishes(
+    rootfs: dict, registry: Registry
+) -> None:
+    relay = CuttingRelay(int(registry.address.rsplit(":", 1)[1]))
+    through = Registry(address=relay.address, storage=registry.storage)
+    old, new = rootfs["id"], derived_image(rootfs["id"], "pods.test=new", payload_bytes=4 << 20)
+    old_tags, new_tags = Staged(old, through), Staged(new, through)
+    env = dict(os.environ, PODS_PUSH_ATTEMPTS="2")
+    try:
+        # Yesterday's release, complete.
+        for ref in old_tags.tag("1" * 64, "latest"):
+            assert wrapper("push", ref, env=env).returncode == 0
+
+        # Today's push dies in the middle of its new layer.
+        key_ref, latest_ref = new_tags.tag("2" * 64, "latest")
+        relay.cut_after = 256 << 10
+        cut = wrapper("push", key_ref, env=env)
+        assert cut.returncode == 1
+        assert relay.cuts >= 2  # both attempts were cut
+        (line,) = error_lines(cut)
+        assert line.startswith(f"pods: error: {key_ref}: push failed after 2 attempts (")
+        refused = wrapper("push", latest_ref, env=env)
+        assert refused.returncode == 1
+        relay.cut_after = None
+        assert registry.config_digest(REPOSITORY, "latest") == f"sha256:{old}"
+        assert registry.config_digest(REPOSITORY, "2" * 64) is None
+
+        # A re-run finishes the job.
+        for ref in (key_ref, latest_ref):
+            assert wrapper("push", ref, env=env).returncode == 0
+        assert registry.config_digest(REPOSITORY, "latest") == f"sha256:{new}"
+        assert registry.config_digest(REPOSITORY, "1" * 64) == f"sha256:{old}"
+    finally:
+        relay.close()
+        old_tags.cleanup()
+        new_tags.cleanup()
+        engine("rmi", "--force", new, check=False)

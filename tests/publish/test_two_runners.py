@@ -1,0 +1,165 @@
+"""Two CI runners with separate podman storage share one registry as their image cache.
+
+Runner A is this machine's storage, where Pants built base. It pushes base under its input
+key. Runner B starts from empty storage and is asked to build base and then devops exactly
+as Pants asks the wrapper to: it pulls base by key instead of building it, and builds
+devops on top of the pulled image.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from images.harness import ENGINE
+from publish.registry import Registry, running_registry
+
+NAMESPACE = "bazzite-ai"
+
+
+def key_tag(info: dict) -> str:
+    (name,) = (t["name"] for t in info["registries"][0]["tags"] if t["template"] == "{pants.hash}")
+    return name
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[Registry]:
+    with running_registry() as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def runner_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    root = tmp_path_factory.mktemp("runner-b")
+    conf = root / "storage.conf"
+    conf.write_text(f'[storage]\ndriver = "overlay"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n')
+    env = dict(os.environ, CONTAINERS_STORAGE_CONF=str(conf))
+    yield env
+    # Only runner B's own storage (CONTAINERS_STORAGE_CONF); its folder goes after.
+    subprocess.run([ENGINE, "rmi", "--all", "--force"], env=env, capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run([ENGINE, *args], capture_output=True, text=True, timeout=1500, env=env)
+    assert result.returncode == 0, f"{args[:2]} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def pants_context(tmp: Path, pod: str, *extra: str) -> Path:
+    """The build context Pants hands the wrapper for `pod`: its Containerfile, its lock,
+    the exclusion lists and the extra files its BUILD names (parents' docker-info files do
+    not enter the input key, so they are left out)."""
+    ctx = tmp / f"ctx-{pod}"
+    for rel in (
+        f"build_files/{pod}/Containerfile",
+        f"build_files/{pod}/pod.lock.json",
+        "build_files/exclusions.toml",
+        *extra,
+    ):
+        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(rel, ctx / rel)
+    return ctx
+
+
+def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
+    registry: Registry, runner_b: dict[str, str], tmp_path: Path
+) -> None:
+    infos = {pod: json.loads(Path(f"pods/{pod}.docker-info.json").read_text()) for pod in ("rootfs", "base")}
+    cache = f"{registry.address}/{NAMESPACE}"
+
+    # Runner A: publish rootfs and base under their input keys to the shared registry.
+    keys = {}
+    for pod, info in infos.items():
+        keys[pod] = run(
+            "image",
+            "inspect",
+            "--format",
+            '{{index .Labels "io.github.bazzite-ai.pods.key"}}',
+            info["image_id"],
+        ).stdout.strip()
+        run("push", "--tls-verify=false", info["image_id"], f"{cache}/bazzite-ai-pod-{pod}:{keys[pod]}")
+
+    # Runner B starts empty, and is asked what Pants asks: rootfs, base, then devops.
+    assert run("images", "-q", env=runner_b).stdout.strip() == ""
+    env = dict(runner_b, PODS_CACHE_REGISTRY=cache)
+    common = [
+        "--build-arg",
+        "POD_VERSION=0.1.0",
+        "--build-arg",
+        "POD_SOURCE=https://github.com/bazzite-ai/pods",
+        "--build-arg",
+        "PODS_EXCLUSIONS=offline",
+    ]
+    rootfs_ctx = pants_context(
+        tmp_path,
+        "rootfs",
+        "build_files/rootfs/rootfs.tar",
+        "build_files/pods-install.py",
+        "build_files/pods-entrypoint.sh",
+    )
+    got = {}
+    parent_args: list[str] = []
+    for pod, ctx in (("rootfs", rootfs_ctx), ("base", pants_context(tmp_path, "base"))):
+        got[pod] = run(
+            "build",
+            "--tag",
+            key_tag(infos[pod]),
+            *common,
+            *parent_args,
+            "--file",
+            f"{ctx}/build_files/{pod}/Containerfile",
+            str(ctx),
+            env=env,
+        )
+        assert (
+            f"pods: {pod}: key {keys[pod][:12]} pulled from {cache}; build skipped" in got[pod].stdout
+        ), got[pod].stdout
+        assert f"Successfully built {infos[pod]['image_id']}" in got[pod].stdout
+        parent_args = ["--build-arg", f"BASE_IMAGE={key_tag(infos[pod])}"]
+
+    devops_tag = f"ghcr.io/{NAMESPACE}/bazzite-ai-pod-devops:{secrets.token_hex(32)}"
+    devops_ctx = pants_context(tmp_path, "devops")
+    got_devops = run(
+        "build",
+        "--tag",
+        devops_tag,
+        *common,
+        *parent_args,
+        "--file",
+        f"{devops_ctx}/build_files/devops/Containerfile",
+        str(devops_ctx),
+        env=env,
+    )
+    assert re.search(r"pods: devops: key [0-9a-f]{12} built in", got_devops.stdout), got_devops.stdout
+
+    def layers(ref: str) -> list[str]:
+        out = run("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref, env=runner_b).stdout
+        return json.loads(out)
+
+    # devops sits on exactly runner A's base: base's layers are a prefix of devops's, and
+    # B's base is A's image (same config digest, so the same ID).
+    base_layers = layers(key_tag(infos["base"]))
+    assert layers(devops_tag)[: len(base_layers)] == base_layers
+    assert (
+        run("image", "inspect", "--format", "{{.Id}}", key_tag(infos["base"]), env=runner_b).stdout.strip()
+        == infos["base"]["image_id"]
+    )
+    # The fresh devops went to the shared registry under its input key, for the next runner.
+    devops_key = run(
+        "image",
+        "inspect",
+        "--format",
+        '{{index .Labels "io.github.bazzite-ai.pods.key"}}',
+        devops_tag,
+        env=runner_b,
+    ).stdout.strip()
+    assert devops_key in registry.tags(f"{NAMESPACE}/bazzite-ai-pod-devops")
