@@ -93,9 +93,9 @@ class Pod:
         reasons = tomllib.loads(EXCLUSIONS.read_text()).get(list_name, {})
         unknown = [n for n in names if n not in reasons]
         # A component left out for no recorded reason is a build defect, not a skip.
-        assert not unknown, (
-            f"{self.name}: label {LABEL_EXCLUDED} names {unknown}, not in [{list_name}] of {EXCLUSIONS}"
-        )
+        assert (
+            not unknown
+        ), f"{self.name}: label {LABEL_EXCLUDED} names {unknown}, not in [{list_name}] of {EXCLUSIONS}"
         return {n: f"excluded by list {list_name}: {reasons[n]}" for n in names}
 
     def run(

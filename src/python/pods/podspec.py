@@ -297,7 +297,13 @@ def _vendor(top: _Fields) -> tuple[VendorSpec, ...]:
     for name in sorted(f.data):
         item = f.sub(name, required=True)
         item.only(
-            "version", "source", "url", "checksums", "install", *_QUOTED_DIGESTS, "checksum_source",
+            "version",
+            "source",
+            "url",
+            "checksums",
+            "install",
+            *_QUOTED_DIGESTS,
+            "checksum_source",
             "checksum_publisher",
         )
         version = item.get("version", (str, int, float), required=True)

@@ -69,7 +69,9 @@ def test_digest_mismatch_is_refused(installer, server):
 def test_entry_without_a_digest_is_refused(installer, server):
     entry = item(server, "helm", tarball({"helm": b"helm"}))
     entry["install"] = {"kind": "tar"}
-    with pytest.raises(installer.InstallError, match="build_files/base/pod.lock.json holds no sha256 or sha512"):
+    with pytest.raises(
+        installer.InstallError, match="build_files/base/pod.lock.json holds no sha256 or sha512"
+    ):
         installer.install_vendor("base", [entry], excluded=set())
 
 
@@ -89,8 +91,12 @@ def test_zstd_tarball_unpacks_only_the_wanted_paths_owned_as_asked(installer, se
         "version": "1",
         "url": f"{server.url}/T-1.tar.zst",
         "sha256": hashlib.sha256(body).hexdigest(),
-        "install": {"kind": "tar", "paths": ["T-1/lib", "T-1/bin"], "bin": ["T-1/bin/trtexec"],
-                    "owner": f"{os.getuid()}:{os.getgid()}"},
+        "install": {
+            "kind": "tar",
+            "paths": ["T-1/lib", "T-1/bin"],
+            "bin": ["T-1/bin/trtexec"],
+            "owner": f"{os.getuid()}:{os.getgid()}",
+        },
     }
     installer.install_vendor("nvidia", [entry], excluded=set())
     root = tmp_path / "vendor/tensorrt/T-1"

@@ -89,9 +89,7 @@ def resolve(request: ResolveRequest) -> Resolution | None:
         checks[item.name] = check or previous_checks.get(item.name, "kept from the previous lock")
     inputs: dict[str, Any] = {
         "method": "published checksums",
-        "sources": {
-            item.name: dict(item.source) or {"exact": item.version} for item in request.spec.vendor
-        },
+        "sources": {item.name: dict(item.source) or {"exact": item.version} for item in request.spec.vendor},
     }
     if checks:
         inputs["checks"] = checks
