@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,10 +37,12 @@ from pathlib import Path
 
 import supply_chain
 
-KEY_LABEL = "io.github.bazzite-ai.pods.key"
+KEY_LABEL = "io.github.bazzite-ai.pods.input-key"
 LIST_LABEL = "io.github.bazzite-ai.pods.exclusions"
 EXCLUDED_LABEL = "io.github.bazzite-ai.pods.excluded"
 MOVING_TAGS = ("latest", "stable")
+# Pants' content tag ({pants.hash}): the tag SBOMs and signatures hang off.
+KEY_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class EngineError(Exception):
@@ -136,7 +139,7 @@ def input_key(request: BuildRequest) -> str:
     configured registry address); this key depends on inputs only, so two runners, or one
     runner before and after adding a registry, agree on it.
     """
-    h = hashlib.sha256(b"pods-input-key-v1\0")
+    h = hashlib.sha256(b"pods-input-key-v2\0")
     root = Path(request.context)
     for path in context_files(root):
         rel = path.relative_to(root).as_posix()
@@ -285,6 +288,22 @@ def push_to_cache(image: str, ref: str) -> None:
         say(f"cache registry: could not push {ref} ({err[-1] if err else result.returncode}); continuing")
 
 
+def working_containers() -> dict[str, int]:
+    """Containers that exist only in storage (buildah's working containers): ID -> created."""
+    result = podman("ps", "--all", "--external", "--format", "json", check=False)
+    if result.returncode != 0:
+        return {}
+    return {c["Id"]: int(c.get("Created", 0)) for c in json.loads(result.stdout or "[]") if c.get("State") == "storage"}
+
+
+def remove_working_containers(before: dict[str, int], started_monotonic: float) -> int:
+    since = time.time() - (time.monotonic() - started_monotonic) - 1
+    ours = [cid for cid, created in working_containers().items() if cid not in before and created >= since]
+    for cid in ours:
+        podman("rm", "--force", cid, check=False)
+    return len(ours)
+
+
 @contextlib.contextmanager
 def key_lock(pod: str, key: str):
     """One build per input key on this machine at a time.
@@ -360,6 +379,7 @@ def build_image(request: BuildRequest, key: str, argv: list[str], secrets: list[
         iid = Path(tmp, "iid")
         # Docker image format: OCI image configs have no HEALTHCHECK; podman drops it silently.
         cmd = ["podman", "build", "--format", "docker", "--iidfile", str(iid), *extra, *argv]
+        before = working_containers()
         with open(log, "w") as out:
             inputs = [p.relative_to(request.context).as_posix() for p in context_files(Path(request.context))]
             out.write(f"pods: input key {key} from {', '.join(inputs)} and build args {request.build_args}\n")
@@ -368,14 +388,21 @@ def build_image(request: BuildRequest, key: str, argv: list[str], secrets: list[
             try:
                 rc = proc.wait()
             except KeyboardInterrupt:
-                # Ctrl-C reaches podman too (same process group); let it remove its
-                # working container instead of killing it mid-cleanup. Tags are only
-                # applied to a finished image, so nothing half-built carries a key.
+                # Ctrl-C reaches podman too (same process group); let it stop on its own
+                # rather than kill it mid-write. Tags are only applied to a finished
+                # image, so nothing half-built carries a key.
                 try:
                     proc.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-                say(f"{request.pod}: build interrupted; nothing was tagged (log: {log})")
+                # An interrupted `podman build` leaves its working container behind
+                # (buildah's "<image>-working-container"); remove the ones this build made.
+                left = remove_working_containers(before, started)
+                say(
+                    f"{request.pod}: build interrupted; nothing was tagged"
+                    + (f", {left} working container(s) removed" if left else "")
+                    + f" (log: {log})"
+                )
                 return 130
         if rc != 0:
             lines = log.read_text(errors="replace").splitlines()

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-KEY_LABEL = "io.github.bazzite-ai.pods.key"
+KEY_LABEL = "io.github.bazzite-ai.pods.input-key"
 LIST_LABEL = "io.github.bazzite-ai.pods.exclusions"
 EXCLUDED_LABEL = "io.github.bazzite-ai.pods.excluded"
 VERSION_LABEL = "org.opencontainers.image.version"

@@ -1,28 +1,53 @@
 """What the engine wrapper does with interrupted and simultaneous builds.
 
 Builds here are small images on top of rootfs, made through the wrapper exactly as Pants
-calls it (`docker build --tag <key tag> ... --file <Containerfile> <context>`).
+calls it (`docker build --tag <tag> ... --file <Containerfile> <context>`), in a podman
+storage of their own: other builds on the machine come and go in the shared one, and
+would blur "no working container is left behind".
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from images.harness import ENGINE, engine
+from images.harness import ENGINE
+
+KEY_LABEL = "io.github.bazzite-ai.pods.input-key"
+
+
+def wrapper(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([ENGINE, *args], capture_output=True, text=True, timeout=600, env=env)
+    if check:
+        assert result.returncode == 0, f"{args[:2]}: {result.stdout}{result.stderr}"
+    return result
 
 
 @pytest.fixture(scope="module")
-def rootfs_id() -> str:
-    return json.loads(Path("pods/rootfs.docker-info.json").read_text())["image_id"]
+def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A storage of our own holding only rootfs (the image Pants built for this test)."""
+    root = tmp_path_factory.mktemp("storage")
+    (root / "storage.conf").write_text(
+        f'[storage]\ndriver = "overlay"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n'
+    )
+    rootfs = json.loads(Path("pods/rootfs.docker-info.json").read_text())["image_id"]
+    archive = root / "rootfs.tar"
+    wrapper(dict(os.environ), "save", "--format", "docker-archive", "--output", str(archive), rootfs)
+    env = dict(os.environ, CONTAINERS_STORAGE_CONF=str(root / "storage.conf"))
+    wrapper(env, "load", "--input", str(archive))
+    env["TEST_ROOTFS"] = rootfs
+    yield env
+    wrapper(env, "rmi", "--all", "--force", check=False)
 
 
 def context(*lines: str) -> Path:
@@ -32,111 +57,80 @@ def context(*lines: str) -> Path:
     return ctx
 
 
-def build_argv(ctx: Path, key: str) -> list[str]:
-    return [
-        ENGINE,
-        "build",
-        "--tag",
-        f"localhost/pods-test-{ctx.name}:{key}",
-        "--file",
-        str(ctx / "Containerfile"),
-        str(ctx),
-    ]
+def build_argv(ctx: Path, *tags: str) -> list[str]:
+    args = [ENGINE, "build"]
+    for tag in tags or (f"localhost/pods-test-{ctx.name}:latest",):
+        args += ["--tag", tag]
+    return [*args, "--file", str(ctx / "Containerfile"), str(ctx)]
 
 
-def working_containers() -> set[str]:
-    out = engine("ps", "--all", "--external", "--format", "{{.ID}}").stdout
-    return set(out.split())
+def working_containers(env: dict[str, str]) -> set[str]:
+    return set(wrapper(env, "ps", "--all", "--external", "--format", "{{.ID}}").stdout.split())
 
 
-def exists(ref: str) -> bool:
-    return engine("image", "exists", ref, check=False).returncode == 0
-
-
-def test_ctrl_c_during_a_build_tags_nothing_and_leaves_no_working_container(rootfs_id: str) -> None:
-    key = secrets.token_hex(32)
-    ctx = context(f"FROM {rootfs_id}", "RUN sleep 120")
-    before = working_containers()
+def test_ctrl_c_during_a_build_tags_nothing_and_leaves_no_working_container(storage: dict[str, str]) -> None:
+    ctx = context(f"FROM {storage['TEST_ROOTFS']}", "RUN sleep 120")
+    ref = f"localhost/pods-test-{ctx.name}:latest"
+    assert working_containers(storage) == set()
     proc = subprocess.Popen(
-        build_argv(ctx, key),
+        build_argv(ctx),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        env=storage,
     )
-    deadline = time.monotonic() + 60
-    while working_containers() == before:  # the RUN step has started
+    deadline = time.monotonic() + 120
+    while not working_containers(storage):  # the RUN step has started
         assert proc.poll() is None and time.monotonic() < deadline, "the build never started its RUN step"
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
 
     assert proc.returncode != 0
-    assert "build interrupted; nothing was tagged" in out
-    ref = f"localhost/pods-test-{ctx.name}:{key}"
-    assert not exists(ref)
-    assert working_containers() <= before
+    assert f"pods: {ctx.name}: build interrupted; nothing was tagged" in out
+    assert wrapper(storage, "image", "exists", ref, check=False).returncode != 0
+    assert working_containers(storage) == set()
 
 
-def test_two_builds_of_one_key_build_once(rootfs_id: str) -> None:
-    key = secrets.token_hex(32)
-    ctx = context(f"FROM {rootfs_id}", f"RUN sleep 8 && echo {key} > /tmp/once")
-    first = subprocess.Popen(
-        build_argv(ctx, key), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    time.sleep(2)
-    second = subprocess.Popen(
-        build_argv(ctx, key), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    outs = [p.communicate(timeout=600)[0] for p in (first, second)]
-    try:
-        assert [p.returncode for p in (first, second)] == [0, 0], outs
-        built = [o for o in outs if f"key {key[:12]} built in" in o]
-        waited = [o for o in outs if "is being built by another run; waiting for it" in o]
-        assert len(built) == 1 and len(waited) == 1, outs
-        assert f"key {key[:12]} exists locally; build skipped" in waited[0]
-        ids = {o.strip().splitlines()[-1] for o in outs}
-        assert len(ids) == 1 and ids.pop().startswith("Successfully built ")
-    finally:
-        engine("rmi", "--force", f"localhost/pods-test-{ctx.name}:{key}", check=False)
-
-
-def test_a_second_package_run_builds_nothing_and_says_so(rootfs_id: str) -> None:
-    key = secrets.token_hex(32)
-    ctx = context(f"FROM {rootfs_id}", "LABEL pods.test=noop")
-    ref = f"localhost/pods-test-{ctx.name}:{key}"
-    try:
-        first = subprocess.run(build_argv(ctx, key) + [], capture_output=True, text=True, timeout=600)
-        assert first.returncode == 0, first.stdout + first.stderr
-        again = subprocess.run(
-            [
-                ENGINE,
-                "build",
-                "--tag",
-                ref,
-                "--tag",
-                f"localhost/pods-test-{ctx.name}:latest",
-                "--file",
-                str(ctx / "Containerfile"),
-                str(ctx),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
+def test_two_builds_of_one_image_build_it_once(storage: dict[str, str]) -> None:
+    ctx = context(f"FROM {storage['TEST_ROOTFS']}", f"RUN sleep 8 && echo {secrets.token_hex(8)} > /tmp/once")
+    procs = []
+    for _ in range(2):
+        procs.append(
+            subprocess.Popen(
+                build_argv(ctx), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=storage
+            )
         )
-        assert again.returncode == 0
-        pod = ctx.name
-        assert f"pods: {pod}: key {key[:12]} exists locally; build skipped" in again.stdout
-        image = engine("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
-        assert again.stdout.strip().splitlines()[-1] == f"Successfully built {image}"
-        # Every tag Pants asked for names the image, though nothing was built.
-        assert (
-            engine(
-                "image", "inspect", "--format", "{{.Id}}", f"localhost/pods-test-{ctx.name}:latest"
-            ).stdout.strip()
-            == image
-        )
-        labels = json.loads(engine("image", "inspect", "--format", "{{json .Labels}}", ref).stdout)
-        assert labels["io.github.bazzite-ai.pods.key"] == key
-    finally:
-        engine("rmi", "--force", ref, check=False)
+        time.sleep(2)
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    built = [o for o in outs if re.search(r"key [0-9a-f]{12} built in", o)]
+    skipped = [o for o in outs if "exists locally; build skipped" in o]
+    assert len(built) == 1 and len(skipped) == 1, outs
+    # The second either waited on the first's key lock, or found its image right away.
+    ids = {o.strip().splitlines()[-1] for o in outs}
+    assert len(ids) == 1 and ids.pop().startswith("Successfully built ")
+
+
+def test_a_second_package_run_builds_nothing_and_says_so(storage: dict[str, str]) -> None:
+    ctx = context(f"FROM {storage['TEST_ROOTFS']}", "LABEL pods.test=noop")
+    content_tag = f"localhost/pods-test-{ctx.name}:{secrets.token_hex(32)}"
+    latest = f"localhost/pods-test-{ctx.name}:latest"
+    first = wrapper(storage, *build_argv(ctx, content_tag)[1:])
+    key = wrapper(
+        storage, "image", "inspect", "--format", f'{{{{index .Labels "{KEY_LABEL}"}}}}', content_tag
+    )
+    key = key.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", key) and f"key {key[:12]} built in" in first.stdout
+
+    again = wrapper(storage, *build_argv(ctx, content_tag, latest)[1:])
+    assert re.search(
+        rf"^pods: {ctx.name}: key {key[:12]} exists locally; build skipped \(checked at [0-9:]+ in [0-9]+ ms\)$",
+        again.stdout,
+        re.M,
+    ), again.stdout
+    image = wrapper(storage, "image", "inspect", "--format", "{{.Id}}", content_tag).stdout.strip()
+    assert again.stdout.strip().splitlines()[-1] == f"Successfully built {image}"
+    # Every tag Pants asked for names the image, though nothing was built.
+    assert wrapper(storage, "image", "inspect", "--format", "{{.Id}}", latest).stdout.strip() == image

@@ -284,7 +284,7 @@ def test_the_sbom_lists_every_ecosystem_and_names_what_was_excluded() -> None:
         "Labels": {
             "org.opencontainers.image.title": "bazzite-ai-pod-devops",
             "org.opencontainers.image.version": "0.1.0",
-            "io.github.bazzite-ai.pods.key": "0" * 64,
+            "io.github.bazzite-ai.pods.input-key": "0" * 64,
             "io.github.bazzite-ai.pods.excluded": "helm",
         },
     }
@@ -303,5 +303,5 @@ def test_the_sbom_lists_every_ecosystem_and_names_what_was_excluded() -> None:
     properties = {(p["name"], p["value"]) for p in document["metadata"]["component"]["properties"]}
     assert ("io.github.bazzite-ai.pods.excluded", "helm") in properties
     assert ("io.github.bazzite-ai.pods.absent", "helm") in properties
-    assert ("io.github.bazzite-ai.pods.key", "0" * 64) in properties
+    assert ("io.github.bazzite-ai.pods.input-key", "0" * 64) in properties
     assert not [c for c in document["components"] if c["name"] == "helm"]

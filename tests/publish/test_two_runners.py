@@ -83,7 +83,7 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
             "image",
             "inspect",
             "--format",
-            '{{index .Labels "io.github.bazzite-ai.pods.key"}}',
+            '{{index .Labels "io.github.bazzite-ai.pods.input-key"}}',
             info["image_id"],
         ).stdout.strip()
         run("push", "--tls-verify=false", info["image_id"], f"{cache}/bazzite-ai-pod-{pod}:{keys[pod]}")
@@ -158,7 +158,7 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
         "image",
         "inspect",
         "--format",
-        '{{index .Labels "io.github.bazzite-ai.pods.key"}}',
+        '{{index .Labels "io.github.bazzite-ai.pods.input-key"}}',
         devops_tag,
         env=runner_b,
     ).stdout.strip()

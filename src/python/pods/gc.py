@@ -17,7 +17,10 @@ from pathlib import Path
 
 from pods.errors import PodsError
 
-KEY_LABEL = "io.github.bazzite-ai.pods.key"
+KEY_LABEL = "io.github.bazzite-ai.pods.input-key"
+# Images from before input keys were hashed from inputs alone carry this one; they are
+# superseded by definition.
+LEGACY_KEY_LABEL = "io.github.bazzite-ai.pods.key"
 
 
 @dataclass
@@ -63,14 +66,19 @@ def collect_garbage(
             str(info_dir),
             "no docker-info files, so no current keys are known; run `./pants package build_files::` first",
         )
-    listing = json.loads(
-        _engine(engine, "images", "--filter", f"label={KEY_LABEL}", "--format", "json").stdout or "[]"
-    )
+    listing = [
+        image
+        for label in (KEY_LABEL, LEGACY_KEY_LABEL)
+        for image in json.loads(
+            _engine(engine, "images", "--filter", f"label={label}", "--format", "json").stdout or "[]"
+        )
+    ]
     result = GcResult()
     # Newest first: a superseded child goes before the superseded parent it was built on.
     for image in sorted(listing, key=lambda i: i.get("Created", 0), reverse=True):
         image_id = image["Id"].removeprefix("sha256:")
-        key = (image.get("Labels") or {}).get(KEY_LABEL, "")
+        labels = image.get("Labels") or {}
+        key = labels.get(KEY_LABEL) or labels.get(LEGACY_KEY_LABEL, "")
         names = image.get("Names") or []
         if not any(name.rsplit(":", 1)[0] in repositories for name in names):
             continue

@@ -32,6 +32,20 @@ def test_runs_as_jovian_uid_1000(pod: Pod) -> None:
     assert pod.sh("id -un; id -u; id -g; echo $HOME").split() == ["jovian", "1000", "1000", "/home/jovian"]
 
 
+def test_the_image_itself_runs_as_jovian(pod: Pod) -> None:
+    # The default user of the image config, not just of our test runs.
+    assert pod.inspect()["Config"]["User"] in ("1000:1000", "1000", "jovian")
+
+
+def test_jovian_cannot_become_root_without_a_password(pod: Pod) -> None:
+    """Passwordless sudo is not offered: sudo is absent, or asks for a password."""
+    out = pod.sh(
+        "if command -v sudo >/dev/null; then sudo -n true 2>/dev/null && echo root || echo refused; "
+        "else echo no-sudo; fi; grep -rs NOPASSWD /etc/sudoers /etc/sudoers.d || true"
+    )
+    assert out in ("no-sudo", "refused"), out
+
+
 def test_workdir_is_workspace_owned_by_jovian(pod: Pod) -> None:
     assert pod.sh("pwd; stat -c %U /workspace; touch /workspace/probe && echo writable").split() == [
         "/workspace",
