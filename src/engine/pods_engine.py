@@ -424,24 +424,79 @@ def build_image(request: BuildRequest, key: str, argv: list[str], secrets: list[
 # --- push -----------------------------------------------------------------------------
 
 
-def remote_config_digest(ref: str) -> str | None:
-    """The config digest (= podman's image ID) a registry tag points at, or None."""
-    result = subprocess.run(
-        ["skopeo", "inspect", "--raw", *tls_args(ref), f"docker://{ref}"], capture_output=True, text=True
-    )
+def state_dir(name: str) -> Path:
+    """A folder under the checkout's .pods/ (or the temp dir when that is not writable)."""
+    folder = Path(__file__).resolve().parent.parent.parent / ".pods" / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir()) / f"pods-{name}"
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+REMOTE: dict[str, tuple[str, dict]] = {}  # ref -> (manifest digest, manifest), this process
+
+
+def remote_manifest(ref: str) -> tuple[str, dict] | None:
+    """The manifest a registry tag points at, with its digest, or None."""
+    result = subprocess.run(["skopeo", "inspect", "--raw", *tls_args(ref), f"docker://{ref}"], capture_output=True)
     if result.returncode != 0:
         return None
-    manifest = json.loads(result.stdout)
-    return (manifest.get("config") or {}).get("digest")
+    REMOTE[ref] = ("sha256:" + hashlib.sha256(result.stdout).hexdigest(), json.loads(result.stdout))
+    return REMOTE[ref]
+
+
+def remote_config_digest(ref: str) -> str | None:
+    """The config digest (= podman's image ID) a registry tag points at, or None."""
+    found = remote_manifest(ref)
+    return (found[1].get("config") or {}).get("digest") if found else None
+
+
+# What this checkout pushed or found in place, so that `latest`/`stable`, pushed right
+# after their siblings by the same `./pants publish`, need not ask the registry again.
+PUSHED_TRUST_SECONDS = 900
+
+
+def record_pushed(ref: str, config_digest: str) -> None:
+    path = state_dir("push") / "pushed.json"
+    try:
+        pushed = json.loads(path.read_text())
+    except (OSError, ValueError):
+        pushed = {}
+    now = time.time()
+    pushed = {r: v for r, v in pushed.items() if now - v[1] < PUSHED_TRUST_SECONDS}
+    pushed[ref] = [config_digest, now]
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(pushed))
+    tmp.replace(path)
+
+
+def recently_pushed(ref: str, config_digest: str) -> bool:
+    try:
+        digest, when = json.loads((state_dir("push") / "pushed.json").read_text())[ref]
+    except (OSError, ValueError, KeyError):
+        return False
+    return digest == config_digest and time.time() - when < PUSHED_TRUST_SECONDS
+
+
+def local_image(ref: str) -> tuple[str, dict[str, str], list[str]] | None:
+    """(image ID, labels, tags) in one engine call: a publish asks for each tag."""
+    fmt = "{{.Id}}\t{{json .Labels}}\t{{json .RepoTags}}"
+    result = podman("image", "inspect", "--format", fmt, ref, check=False)
+    if result.returncode != 0:
+        return None
+    image, labels, tags = result.stdout.strip().split("\t")
+    return image, json.loads(labels) or {}, json.loads(tags) or []
 
 
 def push(ref: str) -> int:
-    local = image_id(ref)
-    if not local:
+    found = local_image(ref)
+    if not found:
         raise EngineError(f"{ref}: no such local image; run `./pants package` first")
+    local, labels, local_tags = found
     want = f"sha256:{local}"
     repository, tag = split_ref(ref)
-    labels = image_labels(ref) or {}
     if tag in MOVING_TAGS:
         lacks = labels.get(EXCLUDED_LABEL, "")
         if lacks:
@@ -451,19 +506,15 @@ def push(ref: str) -> int:
                 "where those upstreams are reachable"
             )
         # Only after every other tag of this image is in place here, pointing at this image.
-        result = podman("image", "inspect", "--format", "{{json .RepoTags}}", ref)
-        siblings = [
-            t
-            for t in json.loads(result.stdout) or []
-            if split_ref(t)[0] == repository and split_ref(t)[1] not in MOVING_TAGS
-        ]
-        missing = [t for t in siblings if remote_config_digest(t) != want]
+        siblings = [t for t in local_tags if split_ref(t)[0] == repository and split_ref(t)[1] not in MOVING_TAGS]
+        missing = [t for t in siblings if not recently_pushed(t, want) and remote_config_digest(t) != want]
         if not siblings or missing:
             raise EngineError(
                 f"{ref}: refusing to move `{tag}`: {', '.join(missing) or 'no key tag'} "
                 "not pushed yet; re-run `./pants publish`"
             )
     if remote_config_digest(ref) == want:
+        record_pushed(ref, want)
         say(f"{ref}: already points at {local[:12]}; nothing to upload")
         return 0
     attempts = int(os.environ.get("PODS_PUSH_ATTEMPTS", "3") or 3)
@@ -474,6 +525,8 @@ def push(ref: str) -> int:
                 "push", "--quiet", "--digestfile", str(digest_file), *tls_args(ref), ref, check=False
             )
             if result.returncode == 0:
+                REMOTE.pop(ref, None)
+                record_pushed(ref, want)
                 say(f"{ref}: pushed {local[:12]} as {digest_file.read_text().strip()}")
                 return 0
         err = (result.stderr or "").strip().splitlines()
@@ -486,7 +539,10 @@ def push(ref: str) -> int:
         if attempt < attempts:
             say(f"{ref}: push attempt {attempt}/{attempts} failed ({reason}); retrying")
             time.sleep(min(2**attempt, 10))
-    raise EngineError(f"{ref}: push failed after {attempts} attempts ({reason}); tags that moved still point at a complete image; re-run `./pants publish`")
+    raise EngineError(
+        f"{ref}: push failed after {attempts} attempts ({reason}); tags that moved still point at a "
+        "complete image; re-run `./pants publish`"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -502,7 +558,9 @@ def main(argv: list[str]) -> int:
             repository, tag = split_ref(argv[1])
             if rc == 0 and KEY_RE.fullmatch(tag):
                 # SBOM, signature and attestation go to the key tag's digest (supply_chain.py).
-                supply_chain.publish_supply_chain(argv[1], repository, image_id(argv[1]))
+                supply_chain.publish_supply_chain(
+                    argv[1], repository, image_id(argv[1]), known=REMOTE.get(argv[1])
+                )
             return rc
         raise EngineError(f"pods_engine: unsupported command {' '.join(argv[:2])}")
     except (EngineError, supply_chain.SupplyChainError) as e:

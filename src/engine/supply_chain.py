@@ -139,10 +139,13 @@ def attachment_ref(repository: str, digest: str, kind: str) -> str:
     return f"{repository}:{digest.replace(':', '-')}.{kind}"
 
 
-def publish_supply_chain(ref: str, repository: str, local_id: str) -> None:
+def publish_supply_chain(
+    ref: str, repository: str, local_id: str, known: tuple[str, dict] | None = None
+) -> None:
     """Attach the SBOM to the digest `ref` resolves to (and sign and attest it, with a
-    key). `local_id` is the image ID the registry's manifest must describe."""
-    remote = manifest_digest(ref)
+    key). `local_id` is the image ID the registry's manifest must describe; `known` is
+    that manifest with its digest when the push step has just read it."""
+    remote = known or manifest_digest(ref)
     if remote is None or (remote[1].get("config") or {}).get("digest") != f"sha256:{local_id}":
         raise SupplyChainError(
             f"{ref}: not found in the registry as image {local_id[:12]}; re-run `./pants publish`"
@@ -151,10 +154,7 @@ def publish_supply_chain(ref: str, repository: str, local_id: str) -> None:
     target = f"{repository}@{digest}"
     password = key_password()
     cosign = Cosign(ref, password)
-    try:
-        document = sbom.sbom_for_image(local_id)
-    except sbom.SbomError as e:
-        raise SupplyChainError(f"{ref}: SBOM: {e}") from e
+    document = cached_sbom(ref, local_id)
 
     with tempfile.TemporaryDirectory(prefix="pods-supply-chain-") as tmp:
         sbom_path = Path(tmp, "sbom.cdx.json")
@@ -168,6 +168,27 @@ def publish_supply_chain(ref: str, repository: str, local_id: str) -> None:
         key = os.environ["PODS_COSIGN_KEY"]
         sign(cosign, target, attachment_ref(repository, digest, "sig"), key, public)
         attest(cosign, target, attachment_ref(repository, digest, "att"), key, public, sbom_path, document)
+
+
+def cached_sbom(ref: str, local_id: str) -> bytes:
+    """The image's SBOM, made once per image ID: it depends on the image alone, and making
+    it (reading the locks out of a container) is the slow part of a re-publish."""
+    folder = Path(__file__).resolve().parent.parent.parent / ".pods" / "sbom"
+    path = folder / f"{local_id}.cdx.json"
+    if path.is_file():
+        return path.read_bytes()
+    try:
+        document = sbom.sbom_for_image(local_id)
+    except sbom.SbomError as e:
+        raise SupplyChainError(f"{ref}: SBOM: {e}") from e
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(document)
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only checkout just makes it again next time
+    return document
 
 
 def read_public_key(cosign: Cosign, public: Path) -> Path:

@@ -100,14 +100,31 @@ class Baseline:
 
     def rootfs_tar(self) -> None:
         out = self.ctx / "build_files/rootfs/rootfs.tar"
-        run([sys.executable, str(self.ctx / "build_files/rootfs/mkrootfs.py"), str(out)], self.env, self.ctx, self.log)
+        run(
+            [sys.executable, str(self.ctx / "build_files/rootfs/mkrootfs.py"), str(out)],
+            self.env,
+            self.ctx,
+            self.log,
+        )
 
     def build(self, pods: list[str] | None = None) -> None:
         for pod in pods or self.pods:
-            cmd = ["podman", "build", "--format", "docker", "--secret", f"id=ca,src={self.ca}",
-                   "--build-arg", "POD_VERSION=0.1.0", "--build-arg", f"PODS_EXCLUDE={self.exclude}",
-                   "--tag", f"localhost/bench/{pod}:latest",
-                   "--file", f"build_files/{pod}/Containerfile"]
+            cmd = [
+                "podman",
+                "build",
+                "--format",
+                "docker",
+                "--secret",
+                f"id=ca,src={self.ca}",
+                "--build-arg",
+                "POD_VERSION=0.1.0",
+                "--build-arg",
+                f"PODS_EXCLUDE={self.exclude}",
+                "--tag",
+                f"localhost/bench/{pod}:latest",
+                "--file",
+                f"build_files/{pod}/Containerfile",
+            ]
             if self.tree[pod]:
                 cmd += ["--build-arg", f"BASE_IMAGE=localhost/bench/{self.tree[pod]}:latest"]
             run([*cmd, "."], self.env, self.ctx, self.log)
@@ -115,8 +132,18 @@ class Baseline:
     def push(self, registry: str) -> None:
         for pod in self.pods:
             for tag in ("0.1.0", "latest", "stable"):
-                run(["podman", "push", "--tls-verify=false", f"localhost/bench/{pod}:latest",
-                     f"{registry}/baseline/bazzite-ai-pod-{pod}:{tag}"], self.env, self.ctx, self.log)
+                run(
+                    [
+                        "podman",
+                        "push",
+                        "--tls-verify=false",
+                        f"localhost/bench/{pod}:latest",
+                        f"{registry}/baseline/bazzite-ai-pod-{pod}:{tag}",
+                    ],
+                    self.env,
+                    self.ctx,
+                    self.log,
+                )
 
 
 class Ours:
@@ -241,7 +268,9 @@ def main() -> int:
     for name, (b, o) in results.items():
         print(f"{name:<24} {b:>11.1f} {o:>9.1f} {o / b:>14.2f}")
     if args.out:
-        args.out.write_text(json.dumps({"machine": machine(), "pods": pods, "results": results}, indent=2) + "\n")
+        args.out.write_text(
+            json.dumps({"machine": machine(), "pods": pods, "results": results}, indent=2) + "\n"
+        )
     return 0
 
 

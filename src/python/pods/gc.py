@@ -74,9 +74,13 @@ def collect_garbage(
         )
     ]
     result = GcResult()
+    seen: set[str] = set()  # the engine lists an image once per tag
     # Newest first: a superseded child goes before the superseded parent it was built on.
     for image in sorted(listing, key=lambda i: i.get("Created", 0), reverse=True):
         image_id = image["Id"].removeprefix("sha256:")
+        if image_id in seen:
+            continue
+        seen.add(image_id)
         labels = image.get("Labels") or {}
         key = labels.get(KEY_LABEL) or labels.get(LEGACY_KEY_LABEL, "")
         names = image.get("Names") or []

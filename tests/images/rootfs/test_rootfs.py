@@ -61,9 +61,12 @@ def test_home_is_jovians(pod: Pod) -> None:
 def test_oci_labels(pod: Pod) -> None:
     labels = pod.inspect()["Config"]["Labels"]
     prefix = "org.opencontainers.image."
-    for key in ("title", "description", "version", "source", "revision"):
+    for key in ("title", "description", "version", "source"):
         assert labels.get(prefix + key), f"label {prefix}{key} missing or empty: {labels}"
     assert labels[prefix + "title"] == f"bazzite-ai-pod-{pod.name}"
+    # No commit revision (it would change every key on every commit); the input key instead.
+    assert prefix + "revision" not in labels
+    assert re.fullmatch(r"[0-9a-f]{64}", labels.get("io.github.bazzite-ai.pods.input-key", "")), labels
 
 
 def test_tags_follow_the_family_naming(pod: Pod) -> None:
