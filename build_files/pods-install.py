@@ -229,6 +229,57 @@ def node_env(own_bin: str) -> dict[str, str]:
     return env
 
 
+SOURCE_MAPS = (".js.map", ".mjs.map", ".cjs.map", ".css.map", ".ts.map")
+
+
+def prune_npm(prefix: str) -> int:
+    """Remove from an installed node_modules what no pod can run; returns the bytes freed.
+
+    - Packages built for another C library: Debian's npm predates the `libc` field, so it
+      installs every platform variant it may (Claude Code's musl binary alone is 0.37 GB).
+    - Source maps: debugging aids for the packages' authors, never loaded at run time.
+    - node-gyp's object files, left beside the native modules `npm rebuild` links.
+    """
+    freed = 0
+
+    def size(path: str) -> int:
+        if os.path.isfile(path) or os.path.islink(path):
+            return os.lstat(path).st_size
+        return sum(os.lstat(os.path.join(d, f)).st_size for d, _, fs in os.walk(path) for f in fs)
+
+    def drop(path: str) -> None:
+        nonlocal freed
+        freed += size(path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+    for root, dirs, files in os.walk(os.path.join(prefix, "node_modules")):
+        parent = os.path.basename(os.path.dirname(root))
+        package_root = parent == "node_modules" or (
+            parent.startswith("@") and os.path.basename(os.path.dirname(os.path.dirname(root))) == "node_modules")
+        if package_root and "package.json" in files:
+            try:
+                with open(os.path.join(root, "package.json")) as f:
+                    libc = json.load(f).get("libc")
+            except (OSError, ValueError):
+                libc = None
+            if isinstance(libc, list) and libc and "glibc" not in libc:
+                drop(root)
+                dirs[:] = []
+                continue
+        if os.path.basename(root) == "build":
+            for name in ("obj.target", ".deps"):
+                for sub in (os.path.join(root, "Release", name), os.path.join(root, name)):
+                    if os.path.isdir(sub):
+                        drop(sub)
+        for name in files:
+            if name.endswith(SOURCE_MAPS) and not os.path.islink(os.path.join(root, name)):
+                drop(os.path.join(root, name))
+    return freed
+
+
 def install_npm(pod: str, section: dict) -> None:
     lock = section.get("package_lock")
     if not lock:
@@ -260,6 +311,8 @@ def install_npm(pod: str, section: dict) -> None:
         retry(lambda: run(["npm", "rebuild", "--prefix", prefix], env), f"{pod}: npm rebuild")
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+    freed = prune_npm(prefix)
+    log(f"{pod}: removed {freed / 1e6:.0f} MB from node_modules (other-libc builds, source maps, object files)")
     # Only the commands of the packages pod.yaml asked for go on PATH, not those of
     # their dependencies.
     linked = 0
