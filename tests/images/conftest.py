@@ -31,3 +31,21 @@ def debian_versions(locks: dict[str, dict]) -> dict[str, str]:
     return {
         p["name"]: p["version"] for lock in locks.values() for p in lock.get("debian", {}).get("packages", [])
     }
+
+
+@pytest.fixture(scope="session")
+def npm_versions(locks: dict[str, dict]) -> dict[str, str]:
+    """Locked npm package versions (top-level packages of each pod's npm lock) across the ancestry."""
+    prefix = "node_modules/"
+    return {
+        path.removeprefix(prefix): entry["version"]
+        for lock in locks.values()
+        for path, entry in lock.get("npm", {}).get("package_lock", {}).get("packages", {}).items()
+        if path.startswith(prefix) and "/node_modules/" not in path and "version" in entry
+    }
+
+
+@pytest.fixture(scope="session")
+def vendor_versions(locks: dict[str, dict]) -> dict[str, str]:
+    """Locked vendor component versions across the image's whole ancestry."""
+    return {item["name"]: item["version"] for lock in locks.values() for item in lock.get("vendor", [])}

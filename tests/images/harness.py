@@ -9,20 +9,29 @@ image tests can run side by side on one machine.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
 import socket
 import subprocess
 import time
+import tomllib
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 # Shipped into the test sandbox by the src/engine:engine files target.
 ENGINE = str(Path("src/engine/docker").resolve())
 ENTRYPOINT = "/usr/local/bin/pods-entrypoint"
+# The named exclusion lists (build_files:exclusions), and the labels the engine wrapper
+# puts on an image built with one.
+EXCLUSIONS = Path("build_files/exclusions.toml")
+LABEL_EXCLUSIONS = "io.github.bazzite-ai.pods.exclusions"
+LABEL_EXCLUDED = "io.github.bazzite-ai.pods.excluded"
 
 
 def engine(
@@ -70,6 +79,24 @@ class Pod:
 
     def inspect(self) -> dict:
         return json.loads(engine("image", "inspect", self.image_id).stdout)[0]
+
+    @functools.cached_property
+    def labels(self) -> dict[str, str]:
+        return self.inspect()["Config"].get("Labels") or {}
+
+    def excluded(self) -> dict[str, str]:
+        """{component: "excluded by list <list>: <reason>"} for what this image was built without."""
+        names = [n for n in self.labels.get(LABEL_EXCLUDED, "").split(",") if n]
+        if not names:
+            return {}
+        list_name = self.labels.get(LABEL_EXCLUSIONS, "")
+        reasons = tomllib.loads(EXCLUSIONS.read_text()).get(list_name, {})
+        unknown = [n for n in names if n not in reasons]
+        # A component left out for no recorded reason is a build defect, not a skip.
+        assert (
+            not unknown
+        ), f"{self.name}: label {LABEL_EXCLUDED} names {unknown}, not in [{list_name}] of {EXCLUSIONS}"
+        return {n: f"excluded by list {list_name}: {reasons[n]}" for n in names}
 
     def run(
         self,
@@ -134,6 +161,16 @@ class Pod:
             yield Service(name=name, ports=mapping)
         finally:
             engine("rm", "--force", "--time", "0", name, check=False)
+
+
+def skip_if_excluded(pod: Pod, component: str) -> None:
+    """Skip the calling test, saying why, when `pod` was built without `component`.
+
+    A component that is not excluded is tested for real: its absence then fails the test.
+    """
+    why = pod.excluded().get(component)
+    if why:
+        pytest.skip(f"{component} {why}")
 
 
 @dataclass(frozen=True)

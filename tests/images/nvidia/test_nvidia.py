@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from images.harness import Pod
+from images.harness import Pod, skip_if_excluded
 
 
 def test_cuda_home_and_path_set_for_every_command(pod: Pod) -> None:
@@ -57,3 +57,15 @@ def test_gpu_visible_to_cuda(pod: Pod) -> None:
         "assert lib.cudaGetDeviceCount(ctypes.byref(n)) == 0 and n.value > 0\n"
     )
     pod.run("python3", "-c", script, extra=["--device", "nvidia.com/gpu=all"])
+
+
+def test_tensorrt_libraries_load_at_locked_version(pod: Pod, vendor_versions: dict[str, str]) -> None:
+    skip_if_excluded(pod, "tensorrt")
+    major, minor, patch = (int(x) for x in vendor_versions["tensorrt"].split(".")[:3])
+    script = (
+        "import ctypes\n"
+        "ctypes.CDLL('libnvinfer_plugin.so.%d')\n"
+        "print(ctypes.CDLL('libnvinfer.so.%d').getInferLibVersion())\n" % (major, major)
+    )
+    # NV_TENSORRT_VERSION: major * 10000 + minor * 100 + patch.
+    assert int(pod.run("python3", "-c", script).stdout) == major * 10000 + minor * 100 + patch

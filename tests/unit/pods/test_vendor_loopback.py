@@ -189,3 +189,103 @@ def test_registry_digest_mismatch(tmp_path, capsys, monkeypatch, server):
         f"sha256 mismatch for {server.netloc}/actions/runner:2.321.0: "
         f"expected {'f' * 64} (registry digest), found {hashlib.sha256(MANIFEST).hexdigest()}"
     )
+
+
+# --- digests quoted in pod.yaml from an upstream's published list ---------------------
+
+SDK = b"dotnet sdk archive"
+
+
+def quoted_yaml(url, digest, algorithm="sha512", publisher="upstream"):
+    return f"""description: q
+vendor:
+  dotnet-sdk:
+    version: "8.0.425"
+    url: "{url}/dotnet-sdk-{{version}}-linux-x64.tar.gz"
+    {algorithm}: {digest}
+    checksum_source: "https://example.invalid/release-notes/8.0/release.json"
+    checksum_publisher: {publisher}
+    install: {{kind: tar, bin: [dotnet]}}
+"""
+
+
+def lock_quoted(tmp_path, capsys, monkeypatch, pod_yaml):
+    write_pod(tmp_path, "sdk", pod_yaml)
+    return run_cli(tmp_path, capsys, env={"PODS_TIMEOUT": "5"}, monkeypatch=monkeypatch)
+
+
+def locked_quoted(tmp_path):
+    lock = json.loads((tmp_path / "build_files/sdk/pod.lock.json").read_text())
+    return lock["vendor"], lock["inputs"]["resolvers"]["vendor"]["checks"]
+
+
+def test_quoted_digest_is_verified_by_download_when_the_upstream_answers(
+    tmp_path, capsys, monkeypatch, server
+):
+    server.routes["/dotnet-sdk-8.0.425-linux-x64.tar.gz"] = Route(200, SDK)
+    digest = hashlib.sha512(SDK).hexdigest()
+    assert lock_quoted(tmp_path, capsys, monkeypatch, quoted_yaml(server.url, digest))[0] == 0
+    assert server.requests == ["/dotnet-sdk-8.0.425-linux-x64.tar.gz"]
+    [entry], checks = locked_quoted(tmp_path)
+    assert entry == {
+        "name": "dotnet-sdk",
+        "version": "8.0.425",
+        "url": f"{server.url}/dotnet-sdk-8.0.425-linux-x64.tar.gz",
+        "sha512": digest,
+        "checksum_source": "https://example.invalid/release-notes/8.0/release.json",
+        "checksum_publisher": "upstream",
+        "install": {"kind": "tar", "bin": ["dotnet"]},
+    }
+    assert "sha256" not in entry  # never invented: the lock holds what the upstream publishes
+    assert checks == {"dotnet-sdk": "sha512 quoted (upstream); verified by download"}
+
+
+def test_quoted_digest_locks_unverified_when_the_upstream_does_not_answer(tmp_path, capsys, monkeypatch):
+    dead = dead_port_url()
+    digest = hashlib.sha512(SDK).hexdigest()
+    code, _, err = lock_quoted(tmp_path, capsys, monkeypatch, quoted_yaml(dead, digest))
+    assert code == 0
+    [entry], checks = locked_quoted(tmp_path)
+    assert entry["sha512"] == digest and entry["url"] == f"{dead}/dotnet-sdk-8.0.425-linux-x64.tar.gz"
+    assert checks == {"dotnet-sdk": "sha512 quoted (upstream); not verified: upstream did not answer"}
+    [note] = [line for line in err.splitlines() if line.startswith("pods: note:")]
+    assert note.startswith("pods: note: pod sdk: vendor dotnet-sdk: upstream did not answer (")
+    assert note.endswith(
+        "locked the sha512 quoted from https://example.invalid/release-notes/8.0/release.json "
+        "unverified (the image build verifies it)"
+    )
+
+
+def test_quoted_digest_that_the_download_contradicts(tmp_path, capsys, monkeypatch, server):
+    server.routes["/dotnet-sdk-8.0.425-linux-x64.tar.gz"] = Route(200, SDK)
+    write_pod(tmp_path, "sdk", quoted_yaml(server.url, hashlib.sha512(SDK).hexdigest()))
+    assert run_cli(tmp_path, capsys, monkeypatch=monkeypatch)[0] == 0
+    wrong = "a" * 64
+    line = relock_fails(
+        tmp_path, "sdk", quoted_yaml(server.url, wrong, algorithm="sha256"), capsys, monkeypatch
+    )
+    assert line == (
+        "pods: error: pod sdk: vendor dotnet-sdk: "
+        f"sha256 mismatch for {server.url}/dotnet-sdk-8.0.425-linux-x64.tar.gz: "
+        f"expected {wrong} (quoted from https://example.invalid/release-notes/8.0/release.json), "
+        f"found {hashlib.sha256(SDK).hexdigest()}"
+    )
+
+
+def test_quoted_pin_is_kept_without_asking_upstream(tmp_path, capsys, monkeypatch, server):
+    server.routes["/dotnet-sdk-8.0.425-linux-x64.tar.gz"] = Route(200, SDK)
+    pod_yaml = quoted_yaml(server.url, hashlib.sha512(SDK).hexdigest())
+    assert lock_quoted(tmp_path, capsys, monkeypatch, pod_yaml)[0] == 0
+    # A change elsewhere in pod.yaml re-locks the pod; the quoted pin is not fetched again.
+    assert lock_quoted(tmp_path, capsys, monkeypatch, pod_yaml + "env: {A: b}\n")[0] == 0
+    assert len(server.requests) == 1
+    assert locked_quoted(tmp_path)[1] == {"dotnet-sdk": "sha512 quoted (upstream); verified by download"}
+
+
+def test_third_party_publisher_is_recorded(tmp_path, capsys, monkeypatch, server):
+    server.routes["/dotnet-sdk-8.0.425-linux-x64.tar.gz"] = Route(200, SDK)
+    pod_yaml = quoted_yaml(server.url, hashlib.sha256(SDK).hexdigest(), "sha256", "third-party")
+    assert lock_quoted(tmp_path, capsys, monkeypatch, pod_yaml)[0] == 0
+    [entry], checks = locked_quoted(tmp_path)
+    assert entry["checksum_publisher"] == "third-party"
+    assert checks == {"dotnet-sdk": "sha256 quoted (third-party); verified by download"}

