@@ -172,16 +172,24 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def image_labels(ref: str) -> dict[str, str] | None:
-    result = podman("image", "inspect", "--format", "{{json .Labels}}", ref, check=False)
+def local_image(ref: str) -> tuple[str, dict[str, str], list[str]] | None:
+    """(image ID, labels, tags) of a local image in one engine call, or None."""
+    fmt = "{{.Id}}\t{{json .Labels}}\t{{json .RepoTags}}"
+    result = podman("image", "inspect", "--format", fmt, ref, check=False)
     if result.returncode != 0:
         return None
-    return json.loads(result.stdout.strip() or "null") or {}
+    image, labels, tags = result.stdout.strip().split("\t")
+    return image, json.loads(labels) or {}, json.loads(tags) or []
+
+
+def image_labels(ref: str) -> dict[str, str] | None:
+    found = local_image(ref)
+    return found[1] if found else None
 
 
 def image_id(ref: str) -> str | None:
-    result = podman("image", "inspect", "--format", "{{.Id}}", ref, check=False)
-    return result.stdout.strip() if result.returncode == 0 else None
+    found = local_image(ref)
+    return found[0] if found else None
 
 
 def exclusions(request: BuildRequest) -> tuple[str, list[str], list[str]]:
@@ -251,8 +259,9 @@ def found(request: BuildRequest, key: str, image: str, how: str) -> int:
 
 def local_image_with_key(request: BuildRequest, key: str) -> str | None:
     # Fast path: Pants' content tag already names an image made from these inputs.
-    if request.tags and (image_labels(request.tags[0]) or {}).get(KEY_LABEL) == key:
-        return image_id(request.tags[0])
+    found = local_image(request.tags[0]) if request.tags else None
+    if found and found[1].get(KEY_LABEL) == key:
+        return found[0]
     result = podman(
         "images", "--quiet", "--no-trunc", "--filter", f"label={KEY_LABEL}={key}", check=False
     )
@@ -547,16 +556,6 @@ def recently_pushed(ref: str, config_digest: str) -> bool:
     except (OSError, ValueError, KeyError):
         return False
     return digest == config_digest and time.time() - when < PUSHED_TRUST_SECONDS
-
-
-def local_image(ref: str) -> tuple[str, dict[str, str], list[str]] | None:
-    """(image ID, labels, tags) in one engine call: a publish asks for each tag."""
-    fmt = "{{.Id}}\t{{json .Labels}}\t{{json .RepoTags}}"
-    result = podman("image", "inspect", "--format", fmt, ref, check=False)
-    if result.returncode != 0:
-        return None
-    image, labels, tags = result.stdout.strip().split("\t")
-    return image, json.loads(labels) or {}, json.loads(tags) or []
 
 
 def push(ref: str) -> int:

@@ -54,12 +54,11 @@ def parents() -> dict[str, str | None]:
 
 
 def storage_env(root: Path) -> dict[str, str]:
-    root.mkdir(parents=True, exist_ok=True)
-    conf = root / "storage.conf"
-    conf.write_text(f'[storage]\ndriver = "overlay"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n')
+    sys.path.insert(0, str(REPO / "tests"))
+    from images.harness import private_storage
+
     return dict(
-        os.environ,
-        CONTAINERS_STORAGE_CONF=str(conf),
+        private_storage(root),
         CONTAINERS_CONF=str(ENGINE_DIR / "containers.conf"),
         CONTAINERS_REGISTRIES_CONF=str(ENGINE_DIR / "registries.conf"),
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from images.harness import ENGINE
+from images.harness import ENGINE, private_storage
 
 KEY_LABEL = "io.github.bazzite-ai.pods.input-key"
 
@@ -37,13 +37,10 @@ def wrapper(env: dict[str, str], *args: str, check: bool = True) -> subprocess.C
 def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A storage of our own holding only rootfs (the image Pants built for this test)."""
     root = tmp_path_factory.mktemp("storage")
-    (root / "storage.conf").write_text(
-        f'[storage]\ndriver = "overlay"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n'
-    )
     rootfs = json.loads(Path("pods/rootfs.docker-info.json").read_text())["image_id"]
     archive = root / "rootfs.tar"
     wrapper(dict(os.environ), "save", "--format", "docker-archive", "--output", str(archive), rootfs)
-    env = dict(os.environ, CONTAINERS_STORAGE_CONF=str(root / "storage.conf"))
+    env = private_storage(root)
     wrapper(env, "load", "--input", str(archive))
     env["TEST_ROOTFS"] = rootfs
     yield env

@@ -52,6 +52,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def private_storage(root: Path) -> dict[str, str]:
+    """The environment for an engine storage of its own under `root` (empty at first).
+
+    Tests of what happens on another runner, or with nothing built yet, use one so the
+    machine's shared storage is neither read nor disturbed.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    conf = root / "storage.conf"
+    conf.write_text(f'[storage]\ndriver = "overlay"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n')
+    return dict(os.environ, CONTAINERS_STORAGE_CONF=str(conf))
+
+
 def upstream_version(debian_version: str) -> str:
     """`1:2.47.3-0+deb13u1` -> `2.47.3`: what a tool prints for its Debian package."""
     version = debian_version.split(":", 1)[-1]

@@ -55,12 +55,6 @@ class Staged:
 
 
 @pytest.fixture
-def registry() -> Iterator[Registry]:
-    with running_registry() as r:
-        yield r
-
-
-@pytest.fixture
 def staged(rootfs: dict, registry: Registry) -> Iterator[Staged]:
     s = Staged(rootfs["id"], registry)
     yield s

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from images.harness import ENGINE, engine
-from publish.registry import Registry, running_registry
+from publish.registry import Registry
 
 REPOSITORY = "bazzite-ai/bazzite-ai-pod-rootfs"
 PASSWORD = "pods-test-Passw0rd-never-printed"
@@ -55,12 +55,6 @@ def rootfs() -> Iterator[dict]:
 @pytest.fixture(scope="module")
 def rootfs_lock() -> dict:
     return json.loads(Path("build_files/rootfs/pod.lock.json").read_text())
-
-
-@pytest.fixture
-def registry() -> Iterator[Registry]:
-    with running_registry() as r:
-        yield r
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ devops on top of the pulled image.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import shutil
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from images.harness import ENGINE
+from images.harness import ENGINE, private_storage
 from publish.registry import Registry, running_registry
 
 NAMESPACE = "bazzite-ai"
@@ -39,9 +38,7 @@ def registry() -> Iterator[Registry]:
 @pytest.fixture(scope="module")
 def runner_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     root = tmp_path_factory.mktemp("runner-b")
-    conf = root / "storage.conf"
-    conf.write_text(f'[storage]\ndriver = "overlay"\nrunroot = "{root}/run"\ngraphroot = "{root}/graph"\n')
-    env = dict(os.environ, CONTAINERS_STORAGE_CONF=str(conf))
+    env = private_storage(root)
     yield env
     # Only runner B's own storage (CONTAINERS_STORAGE_CONF); its folder goes after.
     subprocess.run([ENGINE, "rmi", "--all", "--force"], env=env, capture_output=True)
