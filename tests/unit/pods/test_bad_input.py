@@ -319,15 +319,17 @@ def test_tampered_vendor_artifact_when_locking(repo, capsys, monkeypatch, server
     server.routes["/dl/helm-v3.19.0-linux-amd64.tar.gz.sha256sum"] = Route(
         200, f"{PUBLISHED}  helm-v3.19.0-linux-amd64.tar.gz\n".encode()
     )
+    # An entry of its own beside base's real vendor entries (whose digests pod.yaml
+    # quotes, so locking them downloads nothing).
     vendor = (
-        "vendor:\n  helm:\n    version: 3.19.0\n"
+        "vendor:\n  tampered:\n    version: 3.19.0\n"
         f'    url: "{server.url}/dl/helm-v{{version}}-linux-amd64.tar.gz"\n'
         f'    checksums: "{server.url}/dl/helm-v{{version}}-linux-amd64.tar.gz.sha256sum"\n'
         "    install: {kind: tar, bin: [linux-amd64/helm]}\n"
     )
-    edit(repo, "build_files/base/pod.yaml", "debian:\n", vendor + "debian:\n")
+    edit(repo, "build_files/base/pod.yaml", "vendor:\n", vendor)
     assert pods_fails(repo, capsys, monkeypatch, "lock", "base", env={"PODS_TIMEOUT": "5"}) == (
-        f"pods: error: pod base: vendor helm: sha256 mismatch for {url}: expected {PUBLISHED} "
+        f"pods: error: pod base: vendor tampered: sha256 mismatch for {url}: expected {PUBLISHED} "
         f"(published checksum), found {hashlib.sha256(TAMPERED).hexdigest()}; refusing to lock it: "
         "retry later, and report it upstream if it persists"
     )
