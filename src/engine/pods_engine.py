@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -182,7 +183,9 @@ def local_image(ref: str) -> tuple[str, dict[str, str], list[str]] | None:
     return image, json.loads(labels) or {}, json.loads(tags) or []
 
 
+@functools.cache
 def image_labels(ref: str) -> dict[str, str] | None:
+    """Labels of a parent image (asked for twice per build: key, exclusions); they never change."""
     found = local_image(ref)
     return found[1] if found else None
 
@@ -259,14 +262,25 @@ def found(request: BuildRequest, key: str, image: str, how: str) -> int:
 
 def local_image_with_key(request: BuildRequest, key: str) -> str | None:
     # Fast path: Pants' content tag already names an image made from these inputs.
-    found = local_image(request.tags[0]) if request.tags else None
-    if found and found[1].get(KEY_LABEL) == key:
-        return found[0]
-    result = podman(
-        "images", "--quiet", "--no-trunc", "--filter", f"label={KEY_LABEL}={key}", check=False
-    )
-    ids = result.stdout.split() if result.returncode == 0 else []
-    return ids[0] if ids else None
+    if request.tags and storage_has_name(request.tags[0]) is not False:
+        found = local_image(request.tags[0])
+        if found and found[1].get(KEY_LABEL) == key:
+            return found[0]
+    images = storage_images()
+    if images is None:
+        # No image list to read: ask the engine for the label (~1 s on a full storage).
+        result = podman(
+            "images", "--quiet", "--no-trunc", "--filter", f"label={KEY_LABEL}={key}", check=False
+        )
+        ids = result.stdout.split() if result.returncode == 0 else []
+        return ids[0] if ids else None
+    # Under another tag: the machine-wide key index, written whenever a wrapper on this
+    # machine built, pulled or found an image for this storage.
+    with contextlib.suppress(OSError):
+        image = (key_index() / key).read_text().strip()
+        if any(i.get("id") == image for i in images):
+            return image
+    return None
 
 
 def cache_ref(request: BuildRequest, key: str) -> str | None:
@@ -337,7 +351,7 @@ def unchanged_since_last_run(request: BuildRequest) -> bool:
     image under it was made from exactly these inputs; nothing needs hashing again. It
     matters because Pants asks for every build on every run.
     """
-    if not request.tags:
+    if not request.tags or storage_has_name(request.tags[0]) is False:
         return False
     fmt = '{{.Id}} {{index .Labels "' + KEY_LABEL + '"}} {{json .RepoTags}}'
     result = podman("image", "inspect", "--format", fmt, request.tags[0], check=False)
@@ -398,12 +412,44 @@ def write_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
+def storage_images() -> list[dict] | None:
+    """Podman's image list for this storage (ID, names), or None when it cannot be read."""
+    listed = images_file(ask=False)
+    try:
+        return json.loads(listed.read_text()) if listed else None
+    except (OSError, ValueError):
+        return None
+
+
+def storage_has_name(ref: str) -> bool | None:
+    """Whether some image is named `ref`; None when the list cannot be read (ask podman)."""
+    first, _, rest = ref.partition("/")
+    if not rest or not ("." in first or ":" in first or first == "localhost") or ":" not in rest:
+        return None  # a short name: podman's list holds it normalised; let podman resolve it
+    images = storage_images()
+    if images is None:
+        return None
+    return any(ref in (i.get("names") or []) for i in images)
+
+
+def key_index() -> Path:
+    """input key -> image ID, for every checkout on this machine that uses this storage."""
+    folder = Path(tempfile.gettempdir(), f"pods-keys-{storage_record_key()}")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def remember(request: BuildRequest, image: str, key: str) -> None:
-    """Record which image Pants' content tag names, for the next run's engine-free check."""
-    if not request.tags or not images_file(ask=True):
+    """Record which image Pants' content tag and this key name, for the next runs' engine-free checks."""
+    if not images_file(ask=True):
         return
+    image = image.removeprefix("sha256:")
     with contextlib.suppress(OSError):
-        write_json(seen_record(request.tags[0]), {"id": image.removeprefix("sha256:"), "key": key})
+        tmp = key_index() / f".{key}.{os.getpid()}"
+        tmp.write_text(image)
+        tmp.replace(key_index() / key)
+        if request.tags:
+            write_json(seen_record(request.tags[0]), {"id": image, "key": key})
 
 
 def seen_unchanged(request: BuildRequest) -> bool:

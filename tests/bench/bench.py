@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -227,6 +228,8 @@ def machine() -> str:
 
 
 def main() -> int:
+    # A stopped benchmark still removes its storages and its pantsd (the `finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tree = parents()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--pods", default=",".join(tree), help="pods to build, a parent-closed subset")
@@ -294,7 +297,8 @@ def main() -> int:
                 # Only the bench's own storages (CONTAINERS_STORAGE_CONF); the folder goes
                 # with the temporary directory.
                 subprocess.run(["podman", "rmi", "--all", "--force"], env=env, capture_output=True)
-            subprocess.run([str(ours.repo / "pants"), "kill-pantsd"], cwd=ours.repo, capture_output=True)
+            # The clone's pantsd (Pants 2.17 has no kill-pantsd goal).
+            subprocess.run(["pkill", "-f", f"pantsd \\[{ours.repo}\\]"], capture_output=True)
     print(f"\nmachine: {machine()}\npods: {', '.join(pods)}")
     print(f"{'scenario':<24} {'baseline s':>11} {'ours s':>9} {'ours/baseline':>14}")
     for name, (b, o) in results.items():
