@@ -37,7 +37,8 @@ def test_prune_drops_other_libc_builds_source_maps_and_object_files(tmp_path):
 
     freed = load_installer().prune_npm(str(tmp_path))
 
-    assert freed == 4000 + len(json.dumps({"name": "@vendor/tool-linux-x64-musl", "libc": ["musl"]})) + 300 + 200
+    musl_manifest = len(json.dumps({"name": "@vendor/tool-linux-x64-musl", "libc": ["musl"]}))
+    assert freed == 4000 + musl_manifest + 300 + 200
     assert not musl.exists()
     assert (glibc / "tool").read_bytes() == b"g" * 10
     assert (anylibc / "index.js").exists() and not (anylibc / "index.js.map").exists()
