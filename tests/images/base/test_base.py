@@ -6,7 +6,7 @@ import time
 import urllib.request
 
 import pytest
-from images.harness import Pod, skip_if_excluded, upstream_version
+from images.harness import ENTRYPOINT, Pod, skip_if_excluded, upstream_version
 
 # command that prints a version -> the Debian package whose locked version it must print
 LOCKED_TOOLS = {
@@ -112,8 +112,17 @@ def test_code_server_reports_locked_version(pod: Pod, npm_versions: dict[str, st
 
 def test_code_server_answers_http(pod: Pod) -> None:
     port = 8080
+    # Through the family's common entrypoint: a child's own (githubrunner's registers a
+    # runner) would not run the command.
     with pod.service(
-        "code-server", "--auth", "none", "--bind-addr", f"0.0.0.0:{port}", "--disable-telemetry", ports=[port]
+        "code-server",
+        "--auth",
+        "none",
+        "--bind-addr",
+        f"0.0.0.0:{port}",
+        "--disable-telemetry",
+        ports=[port],
+        extra=["--entrypoint", ENTRYPOINT],
     ) as service:
         service.wait_for_port(port, timeout=120)
         url = f"http://127.0.0.1:{service.port(port)}/healthz"
