@@ -38,6 +38,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 ENGINE_DIR = REPO / "src/engine"
+# The tests' own helpers (private storage, loopback registry) are imported from here.
+sys.path.insert(0, str(REPO / "tests"))
 LEAF_FILES = {  # a file each leaf pod COPYs after its install step
     "jupyter": "build_files/jupyter/start-jupyter.sh",
     "playwright": "build_files/playwright/start-vnc.sh",
@@ -55,7 +57,6 @@ def parents() -> dict[str, str | None]:
 
 
 def storage_env(root: Path) -> dict[str, str]:
-    sys.path.insert(0, str(REPO / "tests"))
     from images.harness import private_storage
 
     return dict(
@@ -212,8 +213,7 @@ def edited(paths: list[Path], line: str):
 
 
 @contextlib.contextmanager
-def loopback_registry(work: Path):
-    sys.path.insert(0, str(REPO / "tests"))
+def loopback_registry():
     from publish.registry import running_registry
 
     with running_registry() as registry:
@@ -250,7 +250,7 @@ def main() -> int:
                 tempfile.TemporaryDirectory(prefix="pods-bench-", dir=os.environ.get("PODS_BENCH_DIR"))
             )
         )
-        registry = stack.enter_context(loopback_registry(work))
+        registry = stack.enter_context(loopback_registry())
         base_line, ours = Baseline(pods, tree, work, ca), Ours(pods, work, registry)
         try:
             b = timed("baseline cold", lambda: (base_line.rootfs_tar(), base_line.build()))
