@@ -56,7 +56,8 @@ def podman(*args: str, check: bool = True, capture: bool = True, timeout: float 
     result = subprocess.run(["podman", *args], capture_output=capture, text=True, timeout=timeout)
     if check and result.returncode != 0:
         detail = (result.stderr or "").strip().splitlines()
-        raise EngineError(f"`podman {' '.join(args[:3])}` failed: {detail[-1] if detail else result.returncode}")
+        reason = detail[-1] if detail else result.returncode
+        raise EngineError(f"`podman {' '.join(args[:3])}` failed: {reason}")
     return result
 
 
@@ -148,7 +149,9 @@ def input_key(request: BuildRequest) -> str:
         if name == "BASE_IMAGE":
             labels = image_labels(value)
             if labels is None:
-                raise EngineError(f"{request.containerfile}: parent image {value} is not here; build it first")
+                raise EngineError(
+                    f"{request.containerfile}: parent image {value} is not here; build it first"
+                )
             parent_key = labels.get(KEY_LABEL)
             if not parent_key:
                 raise EngineError(
@@ -252,12 +255,17 @@ def log_path(pod: str, key: str) -> Path:
     return logs / f"{pod}-{key[:12]}.log"
 
 
-def found(request: BuildRequest, key: str, image: str, how: str) -> int:
-    podman("tag", image, *request.tags)
-    remember(request, image, key)
+def skipped(request: BuildRequest, key: str, image: str, how: str) -> int:
+    """Tell the user, and Pants (which parses the image ID from this line), what stood in for a build."""
     say(f"{request.pod}: key {key[:12]} {how}; build skipped{checked()}")
     print(f"Successfully built {image.removeprefix('sha256:')}")
     return 0
+
+
+def found(request: BuildRequest, key: str, image: str, how: str) -> int:
+    podman("tag", image, *request.tags)
+    remember(request, image, key)
+    return skipped(request, key, image, how)
 
 
 def local_image_with_key(request: BuildRequest, key: str) -> str | None:
@@ -315,7 +323,8 @@ def working_containers() -> dict[str, int]:
     result = podman("ps", "--all", "--external", "--format", "json", check=False)
     if result.returncode != 0:
         return {}
-    return {c["Id"]: int(c.get("Created", 0)) for c in json.loads(result.stdout or "[]") if c.get("State") == "storage"}
+    listed = json.loads(result.stdout or "[]")
+    return {c["Id"]: int(c.get("Created", 0)) for c in listed if c.get("State") == "storage"}
 
 
 def remove_working_containers(before: dict[str, int], started_monotonic: float) -> int:
@@ -364,8 +373,7 @@ def unchanged_since_last_run(request: BuildRequest) -> bool:
     if missing:
         podman("tag", image, *missing)
     remember(request, image, key)
-    say(f"{request.pod}: key {key[:12]} exists locally; build skipped{checked()}")
-    print(f"Successfully built {image.removeprefix('sha256:')}")
+    skipped(request, key, image, "exists locally")
     return True
 
 
@@ -445,9 +453,10 @@ def remember(request: BuildRequest, image: str, key: str) -> None:
         return
     image = image.removeprefix("sha256:")
     with contextlib.suppress(OSError):
-        tmp = key_index() / f".{key}.{os.getpid()}"
+        index = key_index()
+        tmp = index / f".{key}.{os.getpid()}"
         tmp.write_text(image)
-        tmp.replace(key_index() / key)
+        tmp.replace(index / key)
         if request.tags:
             write_json(seen_record(request.tags[0]), {"id": image, "key": key})
 
@@ -457,15 +466,12 @@ def seen_unchanged(request: BuildRequest) -> bool:
         return False
     try:
         seen = json.loads(seen_record(request.tags[0]).read_text())
-        listed = images_file(ask=False)
-        images = json.loads(listed.read_text()) if listed else []
     except (OSError, ValueError):
         return False
-    entry = next((i for i in images if i.get("id") == seen.get("id")), None)
+    entry = next((i for i in storage_images() or [] if i.get("id") == seen.get("id")), None)
     if not entry or not set(request.tags) <= set(entry.get("names") or []):
         return False
-    say(f"{request.pod}: key {seen['key'][:12]} exists locally; build skipped{checked()}")
-    print(f"Successfully built {seen['id']}")
+    skipped(request, seen["key"], seen["id"], "exists locally")
     return True
 
 
@@ -559,26 +565,105 @@ def state_dir(name: str) -> Path:
     return folder
 
 
-REMOTE: dict[str, tuple[str, dict]] = {}  # ref -> (manifest digest, manifest), this process
+# --- what is where, cheaply ----------------------------------------------------------------
+# Pants runs one `docker push` per tag, one after another: four engine calls per image on
+# a re-publish that uploads nothing. Each answers from files where it can: the local
+# image from podman's image list, its labels from a record (an image ID's labels never
+# change), and the registry's tags from one concurrent read of all the image's tags,
+# made by whichever call comes first.
 
 
-def remote_manifest(ref: str) -> tuple[str, dict] | None:
+@functools.cache
+def pushed_image(ref: str) -> tuple[str, tuple[str, ...]]:
+    """(image ID, every name) of the local image `ref` names."""
+    if storage_has_name(ref):
+        entry = next(i for i in storage_images() or [] if ref in (i.get("names") or []))
+        return entry["id"], tuple(entry.get("names") or ())
+    found = local_image(ref)
+    if not found:
+        raise EngineError(f"{ref}: no such local image; run `./pants package` first")
+    store_labels(found[0], found[1])
+    return found[0], tuple(found[2])
+
+
+def labels_record(image: str) -> Path:
+    return state_dir("engine") / "labels" / f"{image}.json"
+
+
+def store_labels(image: str, labels: dict[str, str]) -> None:
+    wanted = {k: v for k, v in labels.items() if k in (KEY_LABEL, LIST_LABEL, EXCLUDED_LABEL)}
+    with contextlib.suppress(OSError):
+        write_json(labels_record(image), wanted)
+
+
+def push_labels(image: str) -> dict[str, str]:
+    """The labels a push decides by (key, exclusions) of a local image ID."""
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads(labels_record(image).read_text())
+    found = local_image(image)
+    if not found:
+        raise EngineError(f"{image[:12]}: no such local image; run `./pants package` first")
+    store_labels(image, found[1])
+    return found[1]
+
+
+# A registry read is trusted this long: long enough for the other tags of the same
+# `./pants publish` (seconds apart), short enough that a tag someone else moved since is
+# seen by the next run. A tag read as elsewhere is simply pushed (pushes are idempotent).
+REMOTE_TRUST_SECONDS = 60
+
+
+def remote_record(repository: str) -> Path:
+    return state_dir("push") / f"remote-{hashlib.sha256(repository.encode()).hexdigest()[:24]}.json"
+
+
+def read_remote(ref: str) -> tuple[str, dict] | None:
     """The manifest a registry tag points at, with its digest, or None."""
-    result = subprocess.run(["skopeo", "inspect", "--raw", *tls_args(ref), f"docker://{ref}"], capture_output=True)
+    cmd = ["skopeo", "inspect", "--raw", *tls_args(ref), f"docker://{ref}"]
+    result = subprocess.run(cmd, capture_output=True)
     if result.returncode != 0:
         return None
-    REMOTE[ref] = ("sha256:" + hashlib.sha256(result.stdout).hexdigest(), json.loads(result.stdout))
-    return REMOTE[ref]
+    return "sha256:" + hashlib.sha256(result.stdout).hexdigest(), json.loads(result.stdout)
 
 
-def remote_config_digest(ref: str) -> str | None:
-    """The config digest (= podman's image ID) a registry tag points at, or None."""
-    found = remote_manifest(ref)
-    return (found[1].get("config") or {}).get("digest") if found else None
+def remote_tags(refs: list[str]) -> dict[str, list | None]:
+    """ref -> [manifest digest, config digest (= podman's image ID)] or None, for tags of one
+    repository: from this run's record where fresh, else read at once for all of them."""
+    record = remote_record(split_ref(refs[0])[0])
+    now = time.time()
+    try:
+        known = json.loads(record.read_text())
+    except (OSError, ValueError):
+        known = {}
+    fresh = {r: v for r, v in known.items() if now - v[0] < REMOTE_TRUST_SECONDS}
+    stale = [r for r in refs if r not in fresh]
+    if stale:
+        import concurrent.futures  # here: builds, which never read a registry, skip its import
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(stale))) as pool:
+            for r, found in zip(stale, pool.map(read_remote, stale), strict=True):
+                digests = [found[0], (found[1].get("config") or {}).get("digest")] if found else None
+                fresh[r] = [now, digests]
+        with contextlib.suppress(OSError):
+            write_json(record, fresh)
+    return {r: fresh[r][1] for r in refs}
+
+
+def note_remote(ref: str, manifest_digest: str, config_digest: str) -> None:
+    """Record what we just made `ref` point at, for the rest of this publish."""
+    record = remote_record(split_ref(ref)[0])
+    try:
+        known = json.loads(record.read_text())
+    except (OSError, ValueError):
+        known = {}
+    known[ref] = [time.time(), [manifest_digest, config_digest]]
+    with contextlib.suppress(OSError):
+        write_json(record, known)
 
 
 # What this checkout pushed or found in place, so that `latest`/`stable`, pushed right
-# after their siblings by the same `./pants publish`, need not ask the registry again.
+# after their siblings by the same `./pants publish`, are not refused when that took
+# longer than a registry read is trusted (a big first upload, a slow signature).
 PUSHED_TRUST_SECONDS = 900
 
 
@@ -591,9 +676,7 @@ def record_pushed(ref: str, config_digest: str) -> None:
     now = time.time()
     pushed = {r: v for r, v in pushed.items() if now - v[1] < PUSHED_TRUST_SECONDS}
     pushed[ref] = [config_digest, now]
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(pushed))
-    tmp.replace(path)
+    write_json(path, pushed)
 
 
 def recently_pushed(ref: str, config_digest: str) -> bool:
@@ -605,13 +688,13 @@ def recently_pushed(ref: str, config_digest: str) -> bool:
 
 
 def push(ref: str) -> int:
-    found = local_image(ref)
-    if not found:
-        raise EngineError(f"{ref}: no such local image; run `./pants package` first")
-    local, labels, local_tags = found
+    local, names = pushed_image(ref)
     want = f"sha256:{local}"
     repository, tag = split_ref(ref)
+    siblings = [n for n in names if split_ref(n)[0] == repository]
+    remote = remote_tags(sorted(set(siblings) | {ref}))
     if tag in MOVING_TAGS:
+        labels = push_labels(local)
         lacks = labels.get(EXCLUDED_LABEL, "")
         if lacks:
             raise EngineError(
@@ -620,16 +703,18 @@ def push(ref: str) -> int:
                 "where those upstreams are reachable"
             )
         # Only after every other tag of this image is in place here, pointing at this image.
-        siblings = [t for t in local_tags if split_ref(t)[0] == repository and split_ref(t)[1] not in MOVING_TAGS]
-        missing = [t for t in siblings if not recently_pushed(t, want) and remote_config_digest(t) != want]
-        if not siblings or missing:
+        fixed = [t for t in siblings if split_ref(t)[1] not in MOVING_TAGS]
+        missing = [
+            t for t in fixed if not recently_pushed(t, want) and (remote[t] or [None, None])[1] != want
+        ]
+        if not fixed or missing:
             raise EngineError(
                 f"{ref}: refusing to move `{tag}`: {', '.join(missing) or 'no key tag'} "
                 "not pushed yet; re-run `./pants publish`"
             )
-    if remote_config_digest(ref) == want:
+    if remote[ref] and remote[ref][1] == want:
         record_pushed(ref, want)
-        say(f"{ref}: already points at {local[:12]}; nothing to upload")
+        say(f"{ref}: already points at {local[:12]}; nothing to upload{checked()}")
         return 0
     attempts = int(os.environ.get("PODS_PUSH_ATTEMPTS", "3") or 3)
     for attempt in range(1, attempts + 1):
@@ -639,9 +724,10 @@ def push(ref: str) -> int:
                 "push", "--quiet", "--digestfile", str(digest_file), *tls_args(ref), ref, check=False
             )
             if result.returncode == 0:
-                REMOTE.pop(ref, None)
+                digest = digest_file.read_text().strip()
                 record_pushed(ref, want)
-                say(f"{ref}: pushed {local[:12]} as {digest_file.read_text().strip()}")
+                note_remote(ref, digest, want)
+                say(f"{ref}: pushed {local[:12]} as {digest}")
                 return 0
         err = (result.stderr or "").strip().splitlines()
         reason = err[-1] if err else f"exit {result.returncode}"
@@ -675,9 +761,12 @@ def main(argv: list[str]) -> int:
                 # Imported here: a build (every image, every run) does not need it.
                 import supply_chain
 
+                # The registry's manifest for this tag, as push() just read or wrote it.
+                digests = remote_tags([argv[1]])[argv[1]]
+                known = (digests[0], {"config": {"digest": digests[1]}}) if digests else None
                 try:
                     supply_chain.publish_supply_chain(
-                        argv[1], repository, image_id(argv[1]), known=REMOTE.get(argv[1])
+                        argv[1], repository, pushed_image(argv[1])[0], known=known
                     )
                 except supply_chain.SupplyChainError as e:
                     raise EngineError(str(e)) from e
