@@ -117,12 +117,14 @@ def running_registry(auth: tuple[str, str] | None = None) -> Iterator[Registry]:
 
 class CuttingRelay:
     """Relays loopback TCP to a registry; once armed, drops every connection after
-    `cut_after` bytes sent upstream, the way a registry that dies mid-push looks."""
+    `cut_after` bytes sent upstream, the way a registry that dies mid-push looks.
+    `connections` counts what reached the registry through it."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.cut_after: int | None = None
         self.cuts = 0
+        self.connections = 0
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._server.bind(("127.0.0.1", 0))
@@ -140,6 +142,7 @@ class CuttingRelay:
                 client, _ = self._server.accept()
             except OSError:
                 return
+            self.connections += 1
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             budget = [self.cut_after]
             threading.Thread(target=self._pipe, args=(client, upstream, budget), daemon=True).start()

@@ -112,6 +112,32 @@ def test_republishing_an_unchanged_image_uploads_nothing(
     assert registry.blob_count() == blobs
 
 
+def test_a_republish_reads_the_registry_once_per_image_not_once_per_tag(
+    rootfs: dict, registry: Registry, staged: Staged
+) -> None:
+    # Pants runs one push per tag; on a re-publish each would ask the registry where its
+    # tag points. The first asks for all of the image's tags at once; the rest ask nothing.
+    for ref in staged.tag(rootfs["key"], "0.1.0", "latest", "stable"):
+        assert wrapper("push", ref).returncode == 0
+    relay = CuttingRelay(int(registry.address.rsplit(":", 1)[1]))
+    through = Staged(rootfs["id"], Registry(address=relay.address, storage=registry.storage))
+    try:
+        first, *others = through.tag(rootfs["key"], "0.1.0", "latest", "stable")
+        again = wrapper("push", first)
+        assert again.returncode == 0, again.stderr
+        assert f"pods: {first}: already points at {rootfs['id'][:12]}; nothing to upload" in again.stdout
+        assert relay.connections > 0
+        read = relay.connections
+        for ref in others:
+            again = wrapper("push", ref)
+            assert again.returncode == 0, again.stderr
+            assert f"pods: {ref}: already points at {rootfs['id'][:12]}; nothing to upload" in again.stdout
+        assert relay.connections == read
+    finally:
+        relay.close()
+        through.cleanup()
+
+
 def test_an_image_built_with_exclusions_is_never_stable_or_latest(rootfs: dict, registry: Registry) -> None:
     image = derived_image(
         rootfs["id"],
