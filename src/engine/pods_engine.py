@@ -384,6 +384,7 @@ def unchanged_since_last_run(request: BuildRequest) -> bool:
 # that, against what this checkout recorded for the tag when it last built or found the
 # image. Anything unexpected (another storage, a moved tag) falls back to asking podman.
 
+
 def storage_record_key() -> str:
     conf = os.environ.get("CONTAINERS_STORAGE_CONF", "")
     try:
