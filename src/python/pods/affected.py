@@ -4,6 +4,11 @@ A file in build_files/<pod>/ is an input of that pod only; anything else that re
 image (the top of build_files/, the engine wrapper, the build arguments in pants.toml and
 the launcher that sets PODS_EXCLUSIONS) affects every pod. A pod's descendants build FROM
 it, so they are affected too.
+
+A change to tests/images/<pod>/ affects that pod and its descendants (each is tested as
+everything it inherits) and the rest of tests/images/ (harness, fixtures) affects every
+pod: their images are unchanged, so the build is a cache hit and the publish uploads
+nothing, but their tests must run.
 """
 
 from __future__ import annotations
@@ -34,7 +39,14 @@ def touched_pods(graph: PodGraph, files: Iterable[str]) -> set[str]:
         parts = file.split("/")
         if parts[0] == BUILD_FILES and len(parts) > 2 and parts[1] in pods:
             touched.add(parts[1])
-        elif parts[0] == BUILD_FILES or file in SHARED_FILES or file.startswith(SHARED_PREFIXES):
+        elif file.startswith(f"{IMAGE_TESTS}/") and len(parts) > 3 and parts[2] in pods:
+            touched.add(parts[2])
+        elif (
+            parts[0] == BUILD_FILES
+            or file.startswith(f"{IMAGE_TESTS}/")
+            or file in SHARED_FILES
+            or file.startswith(SHARED_PREFIXES)
+        ):
             # Includes folders of build_files/ that are not pods (a new shared folder, or a
             # pod being removed): their reach is unknown, so assume all.
             return pods

@@ -144,11 +144,44 @@ def test_what_reaches_every_image_selects_every_pod(repo, capsys, path):
     assert len(plan(repo, capsys)["pods"]) == 8
 
 
-def test_files_outside_the_images_select_nothing(repo, capsys):
+def test_files_outside_the_images_and_their_tests_select_nothing(repo, capsys):
     edit(repo, "README.md")
-    edit(repo, "tests/images/base/test_base.py")
+    edit(repo, "tests/unit/pods/test_graph.py")
     assert plan(repo, capsys) == {"pods": [], "wave_count": 5, "waves": []}
     assert pods_cli(repo, capsys, "affected", "--changed-since", "main") == ""
+
+
+def test_an_image_test_edit_selects_the_pods_it_tests(repo, capsys):
+    # base's tests run against base and everything below it (each child is tested as
+    # everything it inherits); their images are unchanged, so only the tests do work.
+    edit(repo, "tests/images/base/test_base.py")
+    assert plan(repo, capsys)["pods"] == [
+        "base",
+        "devops",
+        "githubrunner",
+        "nvidia",
+        "nvidia-python",
+        "playwright",
+        "jupyter",
+    ]
+    assert pods_cli(repo, capsys, "affected", "--changed-since", "main", "--print", "tests").split() == [
+        f"tests/images/{tested}:{pod}"
+        for pod, lineage in [
+            ("base", ["rootfs", "base"]),
+            ("devops", ["rootfs", "base", "devops"]),
+            ("githubrunner", ["rootfs", "base"]),
+            ("nvidia", ["rootfs", "base", "nvidia"]),
+            ("nvidia-python", ["rootfs", "base", "nvidia", "nvidia-python"]),
+            ("playwright", ["rootfs", "base", "nvidia", "playwright"]),
+            ("jupyter", ["rootfs", "base", "nvidia", "nvidia-python", "jupyter"]),
+        ]
+        for tested in lineage
+    ]
+
+
+def test_the_image_test_harness_selects_every_pod(repo, capsys):
+    edit(repo, "tests/images/harness.py")
+    assert len(plan(repo, capsys)["pods"]) == 8
 
 
 def test_uncommitted_and_untracked_changes_count(repo, capsys):
