@@ -578,8 +578,9 @@ def state_dir(name: str) -> Path:
 def pushed_image(ref: str) -> tuple[str, tuple[str, ...]]:
     """(image ID, every name) of the local image `ref` names."""
     if storage_has_name(ref):
-        entry = next(i for i in storage_images() or [] if ref in (i.get("names") or []))
-        return entry["id"], tuple(entry.get("names") or ())
+        entry = next((i for i in storage_images() or [] if ref in (i.get("names") or [])), None)
+        if entry:  # else removed between the two reads: ask podman
+            return entry["id"], tuple(entry.get("names") or ())
     found = local_image(ref)
     if not found:
         raise EngineError(f"{ref}: no such local image; run `./pants package` first")
