@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -342,8 +343,10 @@ def key_lock(pod: str, key: str):
     Two `./pants package` runs (two worktrees, two terminals, a CI retry) may ask for the
     same image at once; the second waits for the first and then finds the image built.
     """
-    folder = Path(tempfile.gettempdir(), "pods-locks")
-    folder.mkdir(exist_ok=True)
+    try:
+        folder = private_tmp(f"pods-locks-{os.getuid()}")
+    except OSError:
+        folder = state_dir("locks")  # still one build per key in this checkout
     with open(folder / f"{key}.lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -441,11 +444,25 @@ def storage_has_name(ref: str) -> bool | None:
     return any(ref in (i.get("names") or []) for i in images)
 
 
+def private_tmp(name: str) -> Path:
+    """A folder in the shared temp dir that only this user can have written to.
+
+    Machine-wide records live there (every checkout of this user shares them); a folder of
+    that name made by someone else could point a key at another of our images, so it is
+    refused (OSError), and callers fall back to asking podman or to the checkout.
+    """
+    folder = Path(tempfile.gettempdir(), name)
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    st = folder.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise OSError(f"{folder} is not a private folder of this user")
+    return folder
+
+
 def key_index() -> Path:
     """input key -> image ID, for every checkout on this machine that uses this storage."""
-    folder = Path(tempfile.gettempdir(), f"pods-keys-{storage_record_key()}")
-    folder.mkdir(exist_ok=True)
-    return folder
+    return private_tmp(f"pods-keys-{storage_record_key()}")
 
 
 def remember(request: BuildRequest, image: str, key: str) -> None:
