@@ -276,20 +276,23 @@ def local_image_with_key(request: BuildRequest, key: str) -> str | None:
         if found and found[1].get(KEY_LABEL) == key:
             return found[0]
     images = storage_images()
-    if images is None:
-        # No image list to read: ask the engine for the label (~1 s on a full storage).
-        result = podman(
-            "images", "--quiet", "--no-trunc", "--filter", f"label={KEY_LABEL}={key}", check=False
-        )
-        ids = result.stdout.split() if result.returncode == 0 else []
-        return ids[0] if ids else None
-    # Under another tag: the machine-wide key index, written whenever a wrapper on this
-    # machine built, pulled or found an image for this storage.
-    with contextlib.suppress(OSError):
-        image = (key_index() / key).read_text().strip()
-        if any(i.get("id") == image for i in images):
-            return image
-    return None
+    if images is not None:
+        # Under another tag: the machine-wide key index, written whenever a wrapper on this
+        # machine built, pulled or found an image for this storage.
+        try:
+            index = key_index()
+        except OSError:
+            index = None  # no index we can trust: ask the engine
+        if index:
+            try:
+                image = (index / key).read_text().strip()
+            except OSError:
+                return None
+            return image if any(i.get("id") == image for i in images) else None
+    # Ask the engine for the label (~1 s on a full storage).
+    result = podman("images", "--quiet", "--no-trunc", "--filter", f"label={KEY_LABEL}={key}", check=False)
+    ids = result.stdout.split() if result.returncode == 0 else []
+    return ids[0] if ids else None
 
 
 def cache_ref(request: BuildRequest, key: str) -> str | None:
