@@ -40,6 +40,10 @@ REPO = Path(__file__).resolve().parents[2]
 ENGINE_DIR = REPO / "src/engine"
 # The tests' own helpers (private storage, loopback registry) are imported from here.
 sys.path.insert(0, str(REPO / "tests"))
+# How long a push reuses what an earlier push read of the registry.
+sys.path.insert(0, str(ENGINE_DIR))
+from pods_engine import REMOTE_TRUST_SECONDS  # noqa: E402
+
 LEAF_FILES = {  # a file each leaf pod COPYs after its install step
     "jupyter": "build_files/jupyter/start-jupyter.sh",
     "playwright": "build_files/playwright/start-vnc.sh",
@@ -274,6 +278,9 @@ def main() -> int:
                 ours.publish()
             except SystemExit as e:  # excluded pods refuse stable/latest; still timed below
                 print(f"bench: first publish: {e}")
+            # A re-publish happens in a later run: past the minute for which the engine
+            # reuses what the first publish read of the registry (REMOTE_TRUST_SECONDS).
+            time.sleep(REMOTE_TRUST_SECONDS + 1)
             started = time.monotonic()
             try:
                 ours.publish()
