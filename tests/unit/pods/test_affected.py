@@ -14,6 +14,8 @@ from pods.cli import main
 
 # The family's declarations and locks, shipped into the sandbox by this test's dependencies.
 REAL_BUILD_FILES = Path("build_files")
+# base and its descendants, parents first: what an edit of base selects.
+BASE_AND_BELOW = ["base", "devops", "githubrunner", "nvidia", "nvidia-python", "playwright", "jupyter"]
 POD_TESTED_DIRS = ("rootfs", "base", "nvidia", "nvidia-python", "jupyter", "playwright", "devops")
 
 
@@ -90,15 +92,7 @@ def test_leaf_edit_selects_only_that_leaf(repo, capsys):
 def test_base_edit_selects_base_and_every_descendant_in_waves(repo, capsys):
     edit(repo, "build_files/base/Containerfile")
     doc = plan(repo, capsys)
-    assert doc["pods"] == [
-        "base",
-        "devops",
-        "githubrunner",
-        "nvidia",
-        "nvidia-python",
-        "playwright",
-        "jupyter",
-    ]
+    assert doc["pods"] == BASE_AND_BELOW
     assert wave_pods(doc) == [
         ["base"],
         ["devops", "githubrunner", "nvidia"],
@@ -155,15 +149,7 @@ def test_an_image_test_edit_selects_the_pods_it_tests(repo, capsys):
     # base's tests run against base and everything below it (each child is tested as
     # everything it inherits); their images are unchanged, so only the tests do work.
     edit(repo, "tests/images/base/test_base.py")
-    assert plan(repo, capsys)["pods"] == [
-        "base",
-        "devops",
-        "githubrunner",
-        "nvidia",
-        "nvidia-python",
-        "playwright",
-        "jupyter",
-    ]
+    assert plan(repo, capsys)["pods"] == BASE_AND_BELOW
     assert pods_cli(repo, capsys, "affected", "--changed-since", "main", "--print", "tests").split() == [
         f"tests/images/{tested}:{pod}"
         for pod, lineage in [
