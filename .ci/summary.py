@@ -51,11 +51,12 @@ def main(argv: list[str]) -> int:
         counts[kind] += 1
         if kind != "passed":
             name = f"{case.get('classname')}::{case.get('name')}"
-            print(f"{kind.upper()}: {name} ({target}): {message.splitlines()[0] if message else 'no reason given'}")
+            reason = message.splitlines()[0] if message else "no reason given"
+            print(f"{kind.upper()}: {name} ({target}): {reason}")
     if len(argv) > 2:
         for target in failed_without_report(Path(argv[2]), report_dir):
             counts["failed"] += 1
-            print(f"FAILED: {target}: no test report (the target failed before its tests ran; see its log above)")
+            print(f"FAILED: {target}: no test report (it failed before its tests ran; see its log above)")
     if not any(counts.values()):
         print(f"no test reports under {report_dir}", file=sys.stderr)
         return 1

@@ -67,8 +67,9 @@ def parse_lock(text: bytes | str, display: str) -> dict:
         text = text.decode("utf-8", errors="replace")
     for number, line in enumerate(text.splitlines(), 1):
         if line.startswith(CONFLICT_MARKERS):
+            marker = line.split()[0] if line.split() else line
             raise ContractError(
-                f"{display}: line {number}: a merge conflict marker ({line.split()[0] if line.split() else line}); "
+                f"{display}: line {number}: a merge conflict marker ({marker}); "
                 "expected a lock: resolve the conflict in pod.yaml, then re-lock with "
                 "`./pants run src/python/pods:pods -- lock`"
             )
@@ -154,7 +155,8 @@ def closure_problem(
             return f"{name}: locked at {pkg['version']}, apt has {found[name]}"
         index_sha = (index.get(name) or {}).get("SHA256")
         if index_sha != pkg["sha256"]:
-            return f"{name} {pkg['version']}: sha256 {pkg['sha256']} in the lock, {index_sha} in the archive index"
+            locked_sha = pkg["sha256"]
+            return f"{name} {pkg['version']}: sha256 {locked_sha} in the lock, {index_sha} in the archive index"
     return None
 
 
