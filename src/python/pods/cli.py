@@ -8,13 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pods import chart, lockfile, matrix, sizes
+from pods_contract import repo_lock_path
+
+from pods import chart, lockfile, matrix, prelude, sizes
 from pods.affected import affected_pods, changed_files, image_test_targets, pod_target
+from pods.container import Engine
 from pods.errors import PodsError
 from pods.gc import collect_garbage
-from pods.graph import BUILD_FILES, PodGraph, load_graph
-from pods.locker import check_names, derived_files_stale, load_specs, lock_pods
-from pods.podspec import load_pod_spec
+from pods.graph import PodGraph, load_graph
+from pods.locker import check_names, default_derivers, load_specs, lock_pods
 from pods.settings import Settings, load_settings
 
 
@@ -69,6 +71,11 @@ def parser() -> argparse.ArgumentParser:
     graph.add_argument(
         "--write-readme", action="store_true", help=f"also write the chart into {chart.README}'s block"
     )
+    graph.add_argument(
+        "--write-prelude",
+        action="store_true",
+        help=f"also write the family tree into {prelude.PRELUDE}'s POD_PARENTS table",
+    )
     graph.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
 
     gc = sub.add_parser("gc", help="remove local pod images no current input key names")
@@ -111,18 +118,12 @@ def check(args: argparse.Namespace) -> int:
     settings = load_settings(args.repo)
     graph = load_graph(settings.repo)
     check_names(graph, args.pods)
-    load_specs(settings, graph)  # an invalid pod.yaml fails the check too
-    texts = {pod: lockfile.read_bytes(lockfile.lock_path(settings.repo, pod)) for pod in graph.pods}
-    stale = lockfile.stale_locks(
-        settings.repo,
-        graph,
-        args.pods or None,
-        extra=lambda pod: derived_files_stale(settings, graph, pod, texts),
-    )
+    specs = load_specs(settings, graph)  # an invalid pod.yaml fails the check too
+    stale = lockfile.stale_locks(settings, graph, default_derivers(), args.pods or None, specs)
     for item in stale:
         print(f"stale: {item}")
     if stale:
-        listed = ", ".join(f"{BUILD_FILES}/{s.pod}/{lockfile.LOCK_NAME} ({s.reason})" for s in stale)
+        listed = ", ".join(f"{repo_lock_path(s.pod)} ({s.reason})" for s in stale)
         raise PodsError(
             f"{len(stale)} stale lock{'s' if len(stale) > 1 else ''}",
             f"{listed}; expected each lock to match its pod.yaml and parent lock; "
@@ -145,7 +146,8 @@ def lock(args: argparse.Namespace) -> int:
         say(f"not locked: {pod}: {why}")
     if args.pods:
         # A re-locked parent makes its children stale; say so rather than re-lock them unasked.
-        stale = [s.pod for s in lockfile.stale_locks(settings.repo, graph) if s.pod not in args.pods]
+        stale = lockfile.stale_locks(settings, graph, default_derivers())
+        stale = [s.pod for s in stale if s.pod not in args.pods]
         if stale:
             say(f"now stale: {', '.join(stale)}; run `pods lock` to re-lock them")
     return 1 if run.deferred else 0
@@ -154,7 +156,7 @@ def lock(args: argparse.Namespace) -> int:
 def gc(args: argparse.Namespace) -> int:
     settings = load_settings(args.repo)
     result = collect_garbage(
-        settings.engine, args.info_dir or settings.repo / "dist/pods", dry_run=args.dry_run, say=say
+        Engine(settings.engine), args.info_dir or settings.repo / "dist/pods", dry_run=args.dry_run, say=say
     )
     verb = "would remove" if args.dry_run else "removed"
     say(
@@ -201,16 +203,16 @@ def ci_matrix(args: argparse.Namespace) -> int:
 
 
 def measure_sizes(settings: Settings, graph: PodGraph) -> None:
-    recorded = sizes.read_sizes(settings.repo)
+    recorded, engine = sizes.read_sizes(settings.repo), Engine(settings.engine)
     for pod in graph.topological():
-        image = sizes.local_image(settings.repo, settings.engine, pod, settings.parent_image.format(pod=pod))
+        image = sizes.local_image(settings.repo, engine, pod, settings.parent_image.format(pod=pod))
         if image is None:
             say(f"not measured: {pod}: the engine has no image of it; keeping the recorded size")
             continue
         say(f"measuring {pod} ({image})")
         try:
-            recorded[pod] = sizes.measure(settings.engine, image)
-        except (OSError, subprocess.SubprocessError) as e:
+            recorded[pod] = sizes.measure(engine, image)
+        except (OSError, subprocess.SubprocessError, PodsError) as e:
             detail = str(getattr(e, "stderr", None) or e).strip()
             raise PodsError(
                 f"pod {pod}: size", f"measuring {image} failed ({detail}); nothing was recorded"
@@ -223,16 +225,16 @@ def family_chart(args: argparse.Namespace) -> int:
     graph = load_graph(settings.repo)
     if args.measure:
         measure_sizes(settings, graph)
-    descriptions = {
-        pod: load_pod_spec(
-            lockfile.yaml_path(settings.repo, pod), pod, f"{BUILD_FILES}/{pod}/pod.yaml"
-        ).description
-        for pod in graph.pods
-    }
+    descriptions = {pod: spec.description for pod, spec in load_specs(settings, graph).items()}
     text = chart.mermaid(graph, descriptions, sizes.read_sizes(settings.repo))
+    written = []
     if args.write_readme:
         readme = settings.repo / chart.README
-        lockfile.write_files_atomically([(readme, chart.with_block(readme.read_text(), text))])
+        written.append((readme, chart.with_block(readme.read_text(), text)))
+    if args.write_prelude:
+        path = settings.repo / prelude.PRELUDE
+        written.append((path, prelude.with_table(path.read_text(), prelude.pod_parents(graph))))
+    lockfile.write_files_atomically(written)
     print(text, end="")
     return 0
 

