@@ -25,20 +25,32 @@ def parser() -> argparse.ArgumentParser:
         prog="pods", description="Pin what each pod installs (docs/lockfile.md), and plan what CI builds."
     )
     sub = p.add_subparsers(dest="command", required=True)
+    for add in (_lock_parser, _plan_parsers, _graph_parser, _gc_parser, _check_parser):
+        add(sub)
+    return p
+
+
+def _repo_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+
+
+def _lock_parser(sub: argparse._SubParsersAction) -> None:
     lock = sub.add_parser("lock", help="resolve pod.yaml files into pod.lock.json files")
     lock.add_argument("pods", nargs="*", metavar="POD", help="pods to lock (default: every pod)")
     lock.add_argument(
         "--check",
         action="store_true",
-        help="write nothing; exit 1 naming every stale lock (offline, hashes only)",
+        help="write nothing; exit 1 naming every stale lock (offline: hashes and each part's own check)",
     )
     lock.add_argument(
         "--upgrade",
         action="store_true",
         help="move pins forward instead of keeping the ones that still satisfy pod.yaml",
     )
-    lock.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+    _repo_argument(lock)
 
+
+def _plan_parsers(sub: argparse._SubParsersAction) -> None:
     affected = sub.add_parser("affected", help="the pods a change affects, as Pants targets")
     _selection_arguments(affected)
     affected.add_argument(
@@ -52,7 +64,6 @@ def parser() -> argparse.ArgumentParser:
     affected.add_argument(
         "--format", choices=("lines", "json"), default="lines", help="one per line (default) or a JSON list"
     )
-
     ci = sub.add_parser("ci-matrix", help="the affected pods as CI waves, as JSON (README.md, CI)")
     _selection_arguments(ci)
     ci.add_argument(
@@ -62,6 +73,8 @@ def parser() -> argparse.ArgumentParser:
         help="also append matrix=... and wave1..waveN=... lines to FILE (GitHub's $GITHUB_OUTPUT)",
     )
 
+
+def _graph_parser(sub: argparse._SubParsersAction) -> None:
     graph = sub.add_parser("graph", help="the family tree as a Mermaid flowchart with image sizes")
     graph.add_argument(
         "--measure",
@@ -76,17 +89,21 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"also write the family tree into {prelude.PRELUDE}'s POD_PARENTS table",
     )
-    graph.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+    _repo_argument(graph)
 
+
+def _gc_parser(sub: argparse._SubParsersAction) -> None:
     gc = sub.add_parser("gc", help="remove local pod images no current input key names")
     gc.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
-    gc.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+    _repo_argument(gc)
     gc.add_argument(
         "--info-dir",
         type=Path,
         help="where the last package run wrote docker-info files (default: dist/pods)",
     )
 
+
+def _check_parser(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser(
         "check",
         help="validate every declaration (family tree, pod.yaml files, lock freshness); offline, "
@@ -95,8 +112,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument(
         "pods", nargs="*", metavar="POD", help="pods whose locks to check (default: every pod)"
     )
-    check.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
-    return p
+    _repo_argument(check)
 
 
 def _selection_arguments(p: argparse.ArgumentParser) -> None:
@@ -107,7 +123,7 @@ def _selection_arguments(p: argparse.ArgumentParser) -> None:
         help="git ref to compare with (`git diff REF...`), plus uncommitted and untracked files",
     )
     since.add_argument("--all", action="store_true", help="every pod, as if every file changed")
-    p.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+    _repo_argument(p)
 
 
 def say(line: str) -> None:

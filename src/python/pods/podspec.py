@@ -315,14 +315,7 @@ def _vendor(top: _Fields) -> tuple[VendorSpec, ...]:
         item = f.sub(name, required=True)
         item.only(*_VENDOR_KEYS, *_VENDOR_QUOTE_KEYS)
         version = item.get("version", (str, int, float), required=True)
-        source = item.sub("source")
-        if source is not None:
-            source.only(*_VENDOR_SOURCES)
-            if len(source.data) != 1:
-                raise item.error("source", f"expected exactly one of {', '.join(_VENDOR_SOURCES)}")
-            pairs = tuple((kind, source.string(kind, required=True)) for kind in source.data)
-        else:
-            pairs = ()
+        pairs = _vendor_source(item)
         # YAML reads `version: 3.19` as a float; the string is what the user meant.
         version = str(version).strip()
         if not pairs and not is_exact_version(version):
@@ -350,6 +343,16 @@ def _vendor(top: _Fields) -> tuple[VendorSpec, ...]:
             )
         )
     return tuple(out)
+
+
+def _vendor_source(item: _Fields) -> tuple[tuple[str, str], ...]:
+    source = item.sub("source")
+    if source is None:
+        return ()
+    source.only(*_VENDOR_SOURCES)
+    if len(source.data) != 1:
+        raise item.error("source", f"expected exactly one of {', '.join(_VENDOR_SOURCES)}")
+    return tuple((kind, source.string(kind, required=True)) for kind in source.data)
 
 
 def _quoted_digest(

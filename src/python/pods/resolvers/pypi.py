@@ -141,6 +141,23 @@ def requirement_field(requirements: tuple[str, ...], name: str) -> str:
     return f"{COMPONENT}.packages"
 
 
+def _no_version_error(
+    pod: str, m: re.Match[str], constraints: dict[str, str], index: str, requirements: tuple[str, ...]
+) -> PodsError:
+    """uv found no version of a package in range: an ancestor's pin, or none released."""
+    name, wanted = normalize_pypi_name(m.group(1)), f"{m.group(2)}{m.group(3)}"
+    if name in constraints:
+        return pod_error(
+            pod, COMPONENT, f"{name}: expected {wanted}, found {constraints[name]} locked by an ancestor"
+        )
+    return field_error(
+        pod,
+        requirement_field(requirements, name),
+        f"unknown version of {name!r}: expected a version {wanted}, found none on {index}; "
+        "ask for a released version",
+    )
+
+
 def uv_error(
     pod: str,
     stderr: str,
@@ -161,19 +178,7 @@ def uv_error(
         )
     m = re.search(r"Because there is no version of (\S+?)(==|>=|<=|~=|!=|>|<)(\S+?)(?: and| we|,)", text)
     if m:
-        name = normalize_pypi_name(m.group(1))
-        if name in constraints:
-            return pod_error(
-                pod,
-                COMPONENT,
-                f"{name}: expected {m.group(2)}{m.group(3)}, found {constraints[name]} locked by an ancestor",
-            )
-        return field_error(
-            pod,
-            requirement_field(requirements, name),
-            f"unknown version of {name!r}: expected a version {m.group(2)}{m.group(3)}, "
-            f"found none on {index}; ask for a released version",
-        )
+        return _no_version_error(pod, m, constraints, index, requirements)
     m = re.search(r"Because you require (\S+?)((?:==|>=|<=|~=|!=|>|<)\S+) and \1==(\S+?),", text)
     if m and normalize_pypi_name(m.group(1)) in constraints:
         return pod_error(
