@@ -9,6 +9,8 @@ run a script in it, list images by label); this module says how.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,3 +80,13 @@ class Engine:
     def prune_images(self) -> None:
         """Dangling layers, left by removed images."""
         self.run(["image", "prune", "--force"])
+
+
+def copy_compressed(image_id: str, out_dir: str) -> None:
+    """`skopeo copy` of a stored image into `out_dir` with gzip-compressed layers, as a push
+    makes them; a failure raises subprocess.CalledProcessError carrying skopeo's stderr."""
+    # Image tests run under Pants' `env -i`, where PATH may not name /usr/bin.
+    skopeo = shutil.which("skopeo", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "skopeo"
+    argv = [skopeo, "copy", "--quiet", "--dest-compress", "--dest-compress-format", "gzip"]
+    argv += [f"containers-storage:{image_id}", f"dir:{out_dir}"]
+    subprocess.run(argv, check=True, capture_output=True, text=True, timeout=1800)

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pods.container import Engine
+from pods.container import Engine, copy_compressed
 from pods.errors import PodsError
 
 SIZES_FILE = "docs/pod-sizes.json"
@@ -29,11 +27,6 @@ class Size:
     uncompressed_gb: float | None
 
 
-def _path_with_system_dirs() -> str:
-    # Image tests run under Pants' `env -i`, where PATH may not name /usr/bin.
-    return os.environ.get("PATH", "") + ":/usr/bin:/bin"
-
-
 def compressed_size(image_id: str) -> int:
     """Bytes a user downloads for `image_id`: its layers gzip-compressed, as a push would make them.
 
@@ -41,22 +34,7 @@ def compressed_size(image_id: str) -> int:
     to a registry does; summing the layer blobs gives what `podman pull` fetches.
     """
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as out:
-        subprocess.run(
-            [
-                shutil.which("skopeo", path=_path_with_system_dirs()) or "skopeo",
-                "copy",
-                "--quiet",
-                "--dest-compress",
-                "--dest-compress-format",
-                "gzip",
-                f"containers-storage:{image_id}",
-                f"dir:{out}",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
+        copy_compressed(image_id, out)
         manifest = json.loads(Path(out, "manifest.json").read_text())
         return sum(layer["size"] for layer in manifest["layers"])
 

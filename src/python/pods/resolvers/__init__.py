@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pods_contract import BUILD_FILES
+
 from pods.deriver import Derived, LockedPod, ResolveRequest
 from pods.errors import PodsError
 from pods.podspec import PodSpec
@@ -54,7 +56,7 @@ class SectionResolver:
         if wanted == locked:
             return None
         return (
-            f"build_files/{pod.spec.name}/pod.yaml {'asks for' if wanted else 'has no'} {self.name}, "
+            f"{BUILD_FILES}/{pod.spec.name}/pod.yaml {'asks for' if wanted else 'has no'} {self.name}, "
             f"but its lock {'lacks' if wanted else 'has'} a {self.name} section"
         )
 
