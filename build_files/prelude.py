@@ -3,18 +3,19 @@
 #
 # The parent of each pod is declared once, in its Containerfile (`ARG BASE_IMAGE=...`),
 # and Pants infers that edge. BUILD macros cannot read files, so the image tests need the
-# lineage below to run every ancestor's tests on a child; tests/unit/test_graph.py fails
-# if this table and the Containerfiles ever disagree.
+# lineage below to run every ancestor's tests on a child. The table is written from the
+# Containerfiles by `./pants run src/python/pods:pods -- graph --write-prelude`, never by
+# hand; tests/unit/pods/test_graph.py fails if it ever differs.
 # (Pants requires prelude values to be hashable, hence pairs rather than a dict.)
 POD_PARENTS = (
     ("rootfs", None),
     ("base", "rootfs"),
-    ("nvidia", "base"),
     ("devops", "base"),
     ("githubrunner", "base"),
+    ("nvidia", "base"),
     ("nvidia-python", "nvidia"),
-    ("jupyter", "nvidia-python"),
     ("playwright", "nvidia"),
+    ("jupyter", "nvidia-python"),
 )
 
 

@@ -22,7 +22,6 @@ Run it on an idle machine: it takes as long as two cold builds plus two base reb
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import json
 import os
@@ -44,6 +43,10 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(ENGINE_DIR))
 from pods_engine import REMOTE_TRUST_SECONDS  # noqa: E402
 
+# The family tree, as `pods` reads it from the Containerfiles.
+sys.path.insert(0, str(REPO / "src/python"))
+from pods.graph import load_graph  # noqa: E402
+
 LEAF_FILES = {  # a file each leaf pod COPYs after its install step
     "jupyter": "build_files/jupyter/start-jupyter.sh",
     "playwright": "build_files/playwright/start-vnc.sh",
@@ -52,12 +55,9 @@ LEAF_FILES = {  # a file each leaf pod COPYs after its install step
 
 
 def parents() -> dict[str, str | None]:
-    """POD_PARENTS from the BUILD prelude, in its (topological) order."""
-    tree = ast.parse((REPO / "build_files/prelude.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "POD_PARENTS":
-            return dict(ast.literal_eval(node.value))
-    raise SystemExit("bench: build_files/prelude.py: no POD_PARENTS table")
+    """Every pod's parent, parents first."""
+    graph = load_graph(REPO)
+    return {pod: graph.parent_of(pod) for pod in graph.topological()}
 
 
 def storage_env(root: Path) -> dict[str, str]:

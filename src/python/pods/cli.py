@@ -8,13 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pods import chart, lockfile, matrix, sizes
+from pods_contract import repo_lock_path
+
+from pods import chart, lockfile, matrix, prelude, sizes
 from pods.affected import affected_pods, changed_files, image_test_targets, pod_target
+from pods.container import Engine
 from pods.errors import PodsError
 from pods.gc import collect_garbage
-from pods.graph import BUILD_FILES, PodGraph, load_graph
-from pods.locker import check_names, derived_files_stale, load_specs, lock_pods
-from pods.podspec import load_pod_spec
+from pods.graph import PodGraph, load_graph
+from pods.locker import check_names, default_derivers, load_specs, lock_pods
 from pods.settings import Settings, load_settings
 
 
@@ -23,20 +25,32 @@ def parser() -> argparse.ArgumentParser:
         prog="pods", description="Pin what each pod installs (docs/lockfile.md), and plan what CI builds."
     )
     sub = p.add_subparsers(dest="command", required=True)
+    for add in (_lock_parser, _plan_parsers, _graph_parser, _gc_parser, _check_parser):
+        add(sub)
+    return p
+
+
+def _repo_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+
+
+def _lock_parser(sub: argparse._SubParsersAction) -> None:
     lock = sub.add_parser("lock", help="resolve pod.yaml files into pod.lock.json files")
     lock.add_argument("pods", nargs="*", metavar="POD", help="pods to lock (default: every pod)")
     lock.add_argument(
         "--check",
         action="store_true",
-        help="write nothing; exit 1 naming every stale lock (offline, hashes only)",
+        help="write nothing; exit 1 naming every stale lock (offline: hashes and each part's own check)",
     )
     lock.add_argument(
         "--upgrade",
         action="store_true",
         help="move pins forward instead of keeping the ones that still satisfy pod.yaml",
     )
-    lock.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+    _repo_argument(lock)
 
+
+def _plan_parsers(sub: argparse._SubParsersAction) -> None:
     affected = sub.add_parser("affected", help="the pods a change affects, as Pants targets")
     _selection_arguments(affected)
     affected.add_argument(
@@ -50,7 +64,6 @@ def parser() -> argparse.ArgumentParser:
     affected.add_argument(
         "--format", choices=("lines", "json"), default="lines", help="one per line (default) or a JSON list"
     )
-
     ci = sub.add_parser("ci-matrix", help="the affected pods as CI waves, as JSON (README.md, CI)")
     _selection_arguments(ci)
     ci.add_argument(
@@ -60,6 +73,8 @@ def parser() -> argparse.ArgumentParser:
         help="also append matrix=... and wave1..waveN=... lines to FILE (GitHub's $GITHUB_OUTPUT)",
     )
 
+
+def _graph_parser(sub: argparse._SubParsersAction) -> None:
     graph = sub.add_parser("graph", help="the family tree as a Mermaid flowchart with image sizes")
     graph.add_argument(
         "--measure",
@@ -69,17 +84,26 @@ def parser() -> argparse.ArgumentParser:
     graph.add_argument(
         "--write-readme", action="store_true", help=f"also write the chart into {chart.README}'s block"
     )
-    graph.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+    graph.add_argument(
+        "--write-prelude",
+        action="store_true",
+        help=f"also write the family tree into {prelude.PRELUDE}'s POD_PARENTS table",
+    )
+    _repo_argument(graph)
 
+
+def _gc_parser(sub: argparse._SubParsersAction) -> None:
     gc = sub.add_parser("gc", help="remove local pod images no current input key names")
     gc.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
-    gc.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+    _repo_argument(gc)
     gc.add_argument(
         "--info-dir",
         type=Path,
         help="where the last package run wrote docker-info files (default: dist/pods)",
     )
 
+
+def _check_parser(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser(
         "check",
         help="validate every declaration (family tree, pod.yaml files, lock freshness); offline, "
@@ -88,8 +112,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument(
         "pods", nargs="*", metavar="POD", help="pods whose locks to check (default: every pod)"
     )
-    check.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
-    return p
+    _repo_argument(check)
 
 
 def _selection_arguments(p: argparse.ArgumentParser) -> None:
@@ -100,7 +123,7 @@ def _selection_arguments(p: argparse.ArgumentParser) -> None:
         help="git ref to compare with (`git diff REF...`), plus uncommitted and untracked files",
     )
     since.add_argument("--all", action="store_true", help="every pod, as if every file changed")
-    p.add_argument("--repo", type=Path, help="the repo root (default: found from the current folder)")
+    _repo_argument(p)
 
 
 def say(line: str) -> None:
@@ -111,18 +134,12 @@ def check(args: argparse.Namespace) -> int:
     settings = load_settings(args.repo)
     graph = load_graph(settings.repo)
     check_names(graph, args.pods)
-    load_specs(settings, graph)  # an invalid pod.yaml fails the check too
-    texts = {pod: lockfile.read_bytes(lockfile.lock_path(settings.repo, pod)) for pod in graph.pods}
-    stale = lockfile.stale_locks(
-        settings.repo,
-        graph,
-        args.pods or None,
-        extra=lambda pod: derived_files_stale(settings, graph, pod, texts),
-    )
+    specs = load_specs(settings, graph)  # an invalid pod.yaml fails the check too
+    stale = lockfile.stale_locks(settings, graph, default_derivers(), args.pods or None, specs)
     for item in stale:
         print(f"stale: {item}")
     if stale:
-        listed = ", ".join(f"{BUILD_FILES}/{s.pod}/{lockfile.LOCK_NAME} ({s.reason})" for s in stale)
+        listed = ", ".join(f"{repo_lock_path(s.pod)} ({s.reason})" for s in stale)
         raise PodsError(
             f"{len(stale)} stale lock{'s' if len(stale) > 1 else ''}",
             f"{listed}; expected each lock to match its pod.yaml and parent lock; "
@@ -145,7 +162,8 @@ def lock(args: argparse.Namespace) -> int:
         say(f"not locked: {pod}: {why}")
     if args.pods:
         # A re-locked parent makes its children stale; say so rather than re-lock them unasked.
-        stale = [s.pod for s in lockfile.stale_locks(settings.repo, graph) if s.pod not in args.pods]
+        stale = lockfile.stale_locks(settings, graph, default_derivers())
+        stale = [s.pod for s in stale if s.pod not in args.pods]
         if stale:
             say(f"now stale: {', '.join(stale)}; run `pods lock` to re-lock them")
     return 1 if run.deferred else 0
@@ -154,7 +172,7 @@ def lock(args: argparse.Namespace) -> int:
 def gc(args: argparse.Namespace) -> int:
     settings = load_settings(args.repo)
     result = collect_garbage(
-        settings.engine, args.info_dir or settings.repo / "dist/pods", dry_run=args.dry_run, say=say
+        Engine(settings.engine), args.info_dir or settings.repo / "dist/pods", dry_run=args.dry_run, say=say
     )
     verb = "would remove" if args.dry_run else "removed"
     say(
@@ -201,16 +219,16 @@ def ci_matrix(args: argparse.Namespace) -> int:
 
 
 def measure_sizes(settings: Settings, graph: PodGraph) -> None:
-    recorded = sizes.read_sizes(settings.repo)
+    recorded, engine = sizes.read_sizes(settings.repo), Engine(settings.engine)
     for pod in graph.topological():
-        image = sizes.local_image(settings.repo, settings.engine, pod, settings.parent_image.format(pod=pod))
+        image = sizes.local_image(settings.repo, engine, pod, settings.parent_image.format(pod=pod))
         if image is None:
             say(f"not measured: {pod}: the engine has no image of it; keeping the recorded size")
             continue
         say(f"measuring {pod} ({image})")
         try:
-            recorded[pod] = sizes.measure(settings.engine, image)
-        except (OSError, subprocess.SubprocessError) as e:
+            recorded[pod] = sizes.measure(engine, image)
+        except (OSError, subprocess.SubprocessError, PodsError) as e:
             detail = str(getattr(e, "stderr", None) or e).strip()
             raise PodsError(
                 f"pod {pod}: size", f"measuring {image} failed ({detail}); nothing was recorded"
@@ -223,16 +241,16 @@ def family_chart(args: argparse.Namespace) -> int:
     graph = load_graph(settings.repo)
     if args.measure:
         measure_sizes(settings, graph)
-    descriptions = {
-        pod: load_pod_spec(
-            lockfile.yaml_path(settings.repo, pod), pod, f"{BUILD_FILES}/{pod}/pod.yaml"
-        ).description
-        for pod in graph.pods
-    }
+    descriptions = {pod: spec.description for pod, spec in load_specs(settings, graph).items()}
     text = chart.mermaid(graph, descriptions, sizes.read_sizes(settings.repo))
+    written = []
     if args.write_readme:
         readme = settings.repo / chart.README
-        lockfile.write_files_atomically([(readme, chart.with_block(readme.read_text(), text))])
+        written.append((readme, chart.with_block(readme.read_text(), text)))
+    if args.write_prelude:
+        path = settings.repo / prelude.PRELUDE
+        written.append((path, prelude.with_table(path.read_text(), prelude.pod_parents(graph))))
+    lockfile.write_files_atomically(written)
     print(text, end="")
     return 0
 

@@ -1,10 +1,21 @@
-"""Containers through the repo's engine wrapper (src/engine/docker: podman + repo config)."""
+"""The container engine, as `pods` runs it on the host: one class, like Pants' DockerBinary.
+
+Every engine command line `pods` runs (the debian resolver, `pods gc`, `pods graph
+--measure`) is built here and goes through the repo's wrapper (src/engine/docker: podman
+plus the repo's engine configuration). A caller says what it wants (does an image exist,
+run a script in it, list images by label); this module says how.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from os import PathLike
+from typing import Any
 
 from pods.errors import PodsError
 
@@ -15,26 +26,67 @@ class Result:
     stdout: str
     stderr: str
 
-
-def engine(wrapper: str, args: Sequence[str], timeout: float, input: str | None = None) -> Result:
-    try:
-        proc = subprocess.run([wrapper, *args], input=input, capture_output=True, text=True, timeout=timeout)
-    except FileNotFoundError:
-        raise PodsError(wrapper, "the container engine wrapper is missing") from None
-    except subprocess.TimeoutExpired:
-        raise PodsError(wrapper, f"`{' '.join(args[:2])}` did not finish within {timeout:.0f} s") from None
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    def last_error_line(self, default: str) -> str:
+        lines = self.stderr.strip().splitlines()
+        return lines[-1] if lines else default
 
 
-def image_exists(wrapper: str, image: str) -> bool:
-    return engine(wrapper, ["image", "exists", image], timeout=60).returncode == 0
+@dataclass(frozen=True)
+class Engine:
+    wrapper: str  # src/engine/docker, or a stand-in a test names by PODS_ENGINE_WRAPPER
+
+    @staticmethod
+    def of(engine: Engine | str | PathLike) -> Engine:
+        return engine if isinstance(engine, Engine) else Engine(str(engine))
+
+    def run(
+        self, args: Sequence[str], timeout: float = 600, input: str | None = None, check: bool = False
+    ) -> Result:
+        """`<wrapper> ARGS`, captured; with `check`, a failure is one PodsError line."""
+        what = f"`{' '.join(args[:2])}`"
+        try:
+            proc = subprocess.run(
+                [self.wrapper, *args], input=input, capture_output=True, text=True, timeout=timeout
+            )
+        except FileNotFoundError:
+            raise PodsError(self.wrapper, "the container engine wrapper is missing") from None
+        except subprocess.TimeoutExpired:
+            raise PodsError(self.wrapper, f"{what} did not finish within {timeout:.0f} s") from None
+        result = Result(proc.returncode, proc.stdout, proc.stderr)
+        if check and result.returncode != 0:
+            raise PodsError(self.wrapper, f"{what} failed: {result.last_error_line('no output')}")
+        return result
+
+    def image_exists(self, image: str) -> bool:
+        return self.run(["image", "exists", image], timeout=60).returncode == 0
+
+    def run_script(self, image: str, script: str, timeout: float) -> Result:
+        """Run a shell script as root in a throwaway container of `image` (--rm: nothing is left)."""
+        argv = ["run", "--rm", "-i", "--user", "root", "--network", "host", image, "sh", "-s"]
+        return self.run(argv, timeout=timeout, input=script)
+
+    def images_labelled(self, label: str) -> list[dict[str, Any]]:
+        """The engine's JSON record of every image carrying `label` (once per tag)."""
+        listing = self.run(["images", "--filter", f"label={label}", "--format", "json"], check=True)
+        return json.loads(listing.stdout or "[]")
+
+    def image_size(self, image: str) -> int:
+        """Bytes the image takes in the engine's storage, as `podman images` counts them."""
+        return int(self.run(["image", "inspect", "--format", "{{.Size}}", image], 120, check=True).stdout)
+
+    def remove_image(self, image_id: str) -> Result:
+        return self.run(["rmi", "--force", image_id])
+
+    def prune_images(self) -> None:
+        """Dangling layers, left by removed images."""
+        self.run(["image", "prune", "--force"])
 
 
-def run_script(wrapper: str, image: str, script: str, timeout: float) -> Result:
-    """Run a shell script as root in a throwaway container of `image` (--rm: nothing is left)."""
-    return engine(
-        wrapper,
-        ["run", "--rm", "-i", "--user", "root", "--network", "host", image, "sh", "-s"],
-        timeout=timeout,
-        input=script,
-    )
+def copy_compressed(image_id: str, out_dir: str) -> None:
+    """`skopeo copy` of a stored image into `out_dir` with gzip-compressed layers, as a push
+    makes them; a failure raises subprocess.CalledProcessError carrying skopeo's stderr."""
+    # Image tests run under Pants' `env -i`, where PATH may not name /usr/bin.
+    skopeo = shutil.which("skopeo", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "skopeo"
+    argv = [skopeo, "copy", "--quiet", "--dest-compress", "--dest-compress-format", "gzip"]
+    argv += [f"containers-storage:{image_id}", f"dir:{out_dir}"]
+    subprocess.run(argv, check=True, capture_output=True, text=True, timeout=1800)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pods_contract import ContractError
+
 
 class PodsError(Exception):
     """Something the user can act on, printed as one line and nothing else.
@@ -18,3 +20,9 @@ class PodsError(Exception):
 def pod_error(pod: str, component: str, message: str) -> PodsError:
     """An error while resolving one component (debian, pypi, npm, vendor, pixi) of a pod."""
     return PodsError(f"pod {pod}: {component}", message)
+
+
+def from_contract(error: ContractError) -> PodsError:
+    """A format error of pods_contract (already one line, `<file>: <what>`) as pods reports it."""
+    where, _, message = str(error).partition(": ")
+    return PodsError(where, message)

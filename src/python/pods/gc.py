@@ -10,17 +10,18 @@ a container still uses are kept too; dangling layers go with `image prune`.
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
+# Images from before input keys were hashed from inputs alone carry the legacy label;
+# they are superseded by definition.
+from pods_contract import KEY_LABEL, LEGACY_KEY_LABEL
+
+from pods.container import Engine
 from pods.errors import PodsError
-
-KEY_LABEL = "io.github.bazzite-ai.pods.input-key"
-# Images from before input keys were hashed from inputs alone carry this one; they are
-# superseded by definition.
-LEGACY_KEY_LABEL = "io.github.bazzite-ai.pods.key"
 
 
 @dataclass
@@ -50,62 +51,72 @@ def current_images(info_dir: Path) -> tuple[set[str], set[str]]:
     return ids, repositories
 
 
-def _engine(engine: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([engine, *args], capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise PodsError(engine, f"`{' '.join(args[:2])}` failed: {result.stderr.strip()}")
-    return result
-
-
 def collect_garbage(
-    engine: str, info_dir: Path, dry_run: bool = False, say: Callable[[str], None] = print
+    engine: Engine | str | PathLike, info_dir: Path, dry_run: bool = False, say: Callable[[str], None] = print
 ) -> GcResult:
+    engine = Engine.of(engine)
     current, repositories = current_images(info_dir)
     if not current:
         raise PodsError(
             str(info_dir),
             "no docker-info files, so no current keys are known; run `./pants package build_files::` first",
         )
-    listing = [
-        image
-        for label in (KEY_LABEL, LEGACY_KEY_LABEL)
-        for image in json.loads(
-            _engine(engine, "images", "--filter", f"label={label}", "--format", "json").stdout or "[]"
-        )
-    ]
     result = GcResult()
+    for image, label in keyed_images(engine, repositories):
+        sweep(engine, image, label, current, dry_run, say, result)
+    if not dry_run:
+        engine.prune_images()
+    return result
+
+
+def keyed_images(engine: Engine, repositories: set[str]) -> Iterator[tuple[dict[str, Any], str]]:
+    """Each image with a pods key in one of `repositories`, once, newest first, with its
+    `<repository name>:<key12>` label (a superseded child goes before the superseded parent
+    it was built on)."""
+    listing = [image for label in (KEY_LABEL, LEGACY_KEY_LABEL) for image in engine.images_labelled(label)]
     seen: set[str] = set()  # the engine lists an image once per tag
-    # Newest first: a superseded child goes before the superseded parent it was built on.
     for image in sorted(listing, key=lambda i: i.get("Created", 0), reverse=True):
         image_id = image["Id"].removeprefix("sha256:")
-        if image_id in seen:
+        names = image.get("Names") or []
+        if image_id in seen or not any(name.rsplit(":", 1)[0] in repositories for name in names):
             continue
         seen.add(image_id)
         labels = image.get("Labels") or {}
         key = labels.get(KEY_LABEL) or labels.get(LEGACY_KEY_LABEL, "")
-        names = image.get("Names") or []
-        if not any(name.rsplit(":", 1)[0] in repositories for name in names):
-            continue
-        label = f"{names[0].rsplit(':', 1)[0].rsplit('/', 1)[-1]}:{key[:12]}"
-        if image_id in current:
-            result.kept.append(label)
-            continue
-        if image.get("Containers"):
-            result.in_use.append(label)
-            continue
-        if dry_run:
-            say(f"would remove {label} ({image_id[:12]}, {image.get('Size', 0) / 1e9:.2f} GB)")
-            result.removed.append(label)
-            continue
-        removed = _engine(engine, "rmi", "--force", image_id, check=False)
-        if removed.returncode == 0:
-            result.removed.append(label)
-            result.freed_bytes += int(image.get("Size", 0))
-            say(f"removed {label} ({image_id[:12]})")
-        else:
-            result.in_use.append(label)
-            why = removed.stderr.strip().splitlines()[-1] if removed.stderr.strip() else "in use"
-            say(f"kept {label}: {why}")
-    if not dry_run:
-        _engine(engine, "image", "prune", "--force", check=False)
-    return result
+        yield image, f"{names[0].rsplit(':', 1)[0].rsplit('/', 1)[-1]}:{key[:12]}"
+
+
+def sweep(
+    engine: Engine,
+    image: dict[str, Any],
+    label: str,
+    current: set[str],
+    dry_run: bool,
+    say: Callable[[str], None],
+    result: GcResult,
+) -> None:
+    """Keep the image (current, or in use) or remove it, and record which in `result`."""
+    image_id = image["Id"].removeprefix("sha256:")
+    if image_id in current:
+        result.kept.append(label)
+    elif image.get("Containers"):
+        result.in_use.append(label)
+    elif dry_run:
+        say(f"would remove {label} ({image_id[:12]}, {image.get('Size', 0) / 1e9:.2f} GB)")
+        result.removed.append(label)
+    else:
+        _remove(engine, image, label, say, result)
+
+
+def _remove(
+    engine: Engine, image: dict[str, Any], label: str, say: Callable[[str], None], result: GcResult
+) -> None:
+    image_id = image["Id"].removeprefix("sha256:")
+    removed = engine.remove_image(image_id)
+    if removed.returncode == 0:
+        result.removed.append(label)
+        result.freed_bytes += int(image.get("Size", 0))
+        say(f"removed {label} ({image_id[:12]})")
+    else:
+        result.in_use.append(label)
+        say(f"kept {label}: {removed.last_error_line('in use')}")

@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pods_contract import BUILD_FILES
+
 from pods.errors import PodsError
 
-BUILD_FILES = "build_files"
 _BASE_IMAGE = re.compile(r"^\s*ARG\s+BASE_IMAGE=build_files/([^:\s]+):(\S+)\s*$")
 
 

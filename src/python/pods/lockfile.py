@@ -1,33 +1,34 @@
-"""pod.lock.json: schema, stable text, atomic writes and staleness (docs/lockfile.md)."""
+"""pod.lock.json: stable text, atomic writes and staleness (docs/lockfile.md).
+
+The format itself (name, schema check, hashing) is pods_contract's, shared with the images.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pods.errors import PodsError
-from pods.graph import BUILD_FILES, PodGraph
+import pods_contract
+from pods_contract import BUILD_FILES, SCHEMA_VERSION, ContractError, bytes_sha256
 
-SCHEMA_VERSION = 1
-LOCK_NAME = "pod.lock.json"
+from pods.deriver import Deriver, LockedPod
+from pods.errors import PodsError, from_contract
+from pods.graph import PodGraph
+from pods.podspec import PodSpec, load_pod_spec
+from pods.settings import Settings
 
 
 def lock_path(repo: Path, pod: str) -> Path:
-    return repo / BUILD_FILES / pod / LOCK_NAME
+    return repo / pods_contract.repo_lock_path(pod)
 
 
 def yaml_path(repo: Path, pod: str) -> Path:
     return repo / BUILD_FILES / pod / "pod.yaml"
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def dumps(lock: dict[str, Any]) -> str:
@@ -48,8 +49,8 @@ def make_lock(
         "pod": pod,
         "parent": parent,
         "inputs": {
-            "pod_yaml_sha256": sha256_bytes(pod_yaml),
-            "parent_lock_sha256": None if parent_lock is None else sha256_bytes(parent_lock),
+            "pod_yaml_sha256": bytes_sha256(pod_yaml),
+            "parent_lock_sha256": None if parent_lock is None else bytes_sha256(parent_lock),
             "resolvers": resolver_inputs,
         },
         **sections,
@@ -58,13 +59,9 @@ def make_lock(
 
 def parse_lock(text: bytes | str, display: str) -> dict[str, Any]:
     try:
-        lock = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise PodsError(display, f"is not valid JSON (line {e.lineno}: {e.msg}); re-lock it") from None
-    if not isinstance(lock, dict) or lock.get("schema_version") != SCHEMA_VERSION:
-        found = lock.get("schema_version") if isinstance(lock, dict) else type(lock).__name__
-        raise PodsError(display, f"field schema_version: expected {SCHEMA_VERSION}, found {found!r}")
-    return lock
+        return pods_contract.parse_lock(text, display)
+    except ContractError as e:
+        raise from_contract(e) from None
 
 
 def write_files_atomically(files: Iterable[tuple[Path, str]]) -> None:
@@ -108,35 +105,83 @@ def read_bytes(path: Path) -> bytes | None:
         return None
 
 
-def stale_locks(
-    repo: Path,
-    graph: PodGraph,
-    pods: Iterable[str] | None = None,
-    extra: Callable[[str], str | None] = lambda pod: None,
-) -> list[Staleness]:
-    """Every pod whose lock does not match its pod.yaml and parent lock: hashes only, offline.
+def load_specs(settings: Settings, graph: PodGraph) -> dict[str, PodSpec]:
+    return {
+        pod: load_pod_spec(yaml_path(settings.repo, pod), pod, f"{BUILD_FILES}/{pod}/pod.yaml")
+        for pod in graph.pods
+    }
 
-    A pod under a stale parent is stale too: re-locking the parent will change its hash.
-    `extra(pod)` adds a reason for files derived from a fresh lock (pixi).
+
+class LockBook:
+    """Every pod's lock as a run leaves it (on disk, or re-locked in the run), and which are stale.
+
+    Staleness is asked parents first: a pod under a stale parent is stale too, since
+    re-locking the parent will change its hash.
     """
-    wanted = set(graph.pods if pods is None else pods)
-    out: list[Staleness] = []
-    stale: set[str] = set()
-    for pod in graph.topological():
-        parent = graph.parent_of(pod)
+
+    def __init__(
+        self, settings: Settings, graph: PodGraph, specs: dict[str, PodSpec], derivers: Sequence[Deriver]
+    ) -> None:
+        self.settings, self.graph, self.specs, self.derivers = settings, graph, specs, derivers
+        self.texts = {pod: read_bytes(lock_path(settings.repo, pod)) for pod in graph.pods}
+        self.stale: set[str] = set()
+
+    def lock(self, pod: str) -> dict[str, Any]:
+        return parse_lock(self.texts[pod], pods_contract.repo_lock_path(pod))
+
+    def ancestor_locks(self, pod: str) -> tuple[dict[str, Any], ...]:
+        return tuple(self.lock(a) for a in self.graph.ancestors(pod))
+
+    def why_stale(self, pod: str) -> str | None:
+        """Why the pod's lock or a file derived with it needs writing again; remembered for its children."""
+        parent = self.graph.parent_of(pod)
         reason = why_stale(
             pod,
             parent,
-            pod_yaml=yaml_path(repo, pod).read_bytes(),
-            lock=read_bytes(lock_path(repo, pod)),
-            parent_lock=None if parent is None else read_bytes(lock_path(repo, parent)),
-            parent_stale=parent in stale,
-        ) or extra(pod)
+            yaml_path(self.settings.repo, pod).read_bytes(),
+            self.texts[pod],
+            None if parent is None else self.texts[parent],
+            parent in self.stale,
+        ) or self._derived_stale(pod)
         if reason:
-            stale.add(pod)
-            if pod in wanted:
-                out.append(Staleness(pod, reason))
-    return out
+            self.stale.add(pod)
+        return reason
+
+    def _derived_stale(self, pod: str) -> str | None:
+        folder = self.settings.repo / BUILD_FILES / pod
+        try:
+            locked = LockedPod(
+                self.specs[pod], folder, self.lock(pod), self.ancestor_locks(pod), self.settings
+            )
+        except PodsError as e:
+            return f"its ancestors' locks cannot be read: {e}"
+        for deriver in self.derivers:
+            try:
+                reason = deriver.stale(locked)
+            except (PodsError, KeyError, TypeError) as e:
+                return f"its {deriver.name} cannot be checked: {e}"
+            if reason:
+                return reason
+        return None
+
+    def replace(self, pod: str, text: bytes) -> None:
+        """The pod was re-locked in this run: its children compare against the new text."""
+        self.texts[pod] = text
+        self.stale.discard(pod)
+
+
+def stale_locks(
+    settings: Settings,
+    graph: PodGraph,
+    derivers: Sequence[Deriver],
+    pods: Iterable[str] | None = None,
+    specs: dict[str, PodSpec] | None = None,
+) -> list[Staleness]:
+    """Every pod whose lock does not match its pod.yaml, its parent lock and its derivers: offline."""
+    wanted = set(graph.pods if pods is None else pods)
+    book = LockBook(settings, graph, specs or load_specs(settings, graph), derivers)
+    reasons = [(pod, book.why_stale(pod)) for pod in graph.topological()]
+    return [Staleness(pod, reason) for pod, reason in reasons if reason and pod in wanted]
 
 
 def why_stale(
@@ -148,7 +193,7 @@ def why_stale(
     parent_stale: bool,
 ) -> str | None:
     """Why a lock no longer matches its inputs, or None when it does. Pure: bytes in."""
-    display = f"{BUILD_FILES}/{pod}/{LOCK_NAME}"
+    display = pods_contract.repo_lock_path(pod)
     if lock is None:
         return f"{display} is missing"
     try:
@@ -161,7 +206,7 @@ def why_stale(
             f"{display} is for pod {data.get('pod')!r} with parent {data.get('parent')!r}, "
             f"expected {pod!r} with parent {parent!r}"
         )
-    if inputs.get("pod_yaml_sha256") != sha256_bytes(pod_yaml):
+    if inputs.get("pod_yaml_sha256") != bytes_sha256(pod_yaml):
         return f"{BUILD_FILES}/{pod}/pod.yaml changed after its lock"
     if parent is None:
         return (
@@ -171,6 +216,6 @@ def why_stale(
         )
     if parent_stale:
         return f"its parent {parent} is stale"
-    if parent_lock is None or inputs.get("parent_lock_sha256") != sha256_bytes(parent_lock):
-        return f"{BUILD_FILES}/{parent}/{LOCK_NAME} changed after this lock"
+    if parent_lock is None or inputs.get("parent_lock_sha256") != bytes_sha256(parent_lock):
+        return f"{pods_contract.repo_lock_path(parent)} changed after this lock"
     return None

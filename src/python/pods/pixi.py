@@ -20,13 +20,16 @@ import json
 import re
 import tempfile
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pods.deriver import Derived, LockedPod, ResolveRequest
 from pods.errors import pod_error
 from pods.podspec import normalize_pypi_name
 from pods.settings import Settings
+from pods.uv_tool import uv_compile
 
 COMPONENT = "pixi"
 PLATFORM = "linux-64"
@@ -41,12 +44,8 @@ class Artifact:
     sha256: str
 
 
-def wanted(settings: Settings, pod: str) -> bool:
-    return pod in settings.pixi_pods
-
-
 def environment(
-    lock: dict[str, Any], ancestor_locks: tuple[dict[str, Any], ...]
+    lock: Mapping[str, Any], ancestor_locks: tuple[dict[str, Any], ...]
 ) -> dict[str, dict[str, Any]]:
     """name -> locked package, for the pod's whole Python environment (ancestors' and its own)."""
     packages: dict[str, dict[str, Any]] = {}
@@ -56,23 +55,89 @@ def environment(
     return dict(sorted(packages.items()))
 
 
-def files_for(
-    settings: Settings, pod: str, lock: dict[str, Any], ancestor_locks: tuple[dict[str, Any], ...]
-) -> list[tuple[str, str]]:
-    """[(file name, text)] to write beside the pod's lock: none unless the pod is a pixi pod."""
-    if not wanted(settings, pod):
-        return []
-    packages = environment(lock, ancestor_locks)
-    python = (lock.get("pypi") or {}).get("python") or next(
-        ((a.get("pypi") or {}).get("python") for a in ancestor_locks if a.get("pypi")), None
+def python_environment(
+    settings: Settings, pod: str, own: Mapping[str, Any], ancestor_locks: tuple[dict[str, Any], ...]
+) -> tuple[str, dict[str, dict[str, Any]]] | None:
+    """(python, name -> locked package) when `pod` is a pixi pod with a Python environment.
+
+    `own` is the pod's lock, or the sections derived so far in a lock run.
+    """
+    if pod not in settings.pixi_pods:
+        return None
+    packages = environment(own, ancestor_locks)
+    python = next(
+        ((each.get("pypi") or {}).get("python") for each in (own, *ancestor_locks) if each.get("pypi")), None
     )
-    if not packages or not python:
-        return []
-    artifacts = platform_artifacts(settings, pod, python, packages)
-    return [
-        ("pixi.toml", render_pixi_toml(pod, python, packages, settings.conda_channel)),
-        ("pixi.lock", render_pixi_lock(artifacts, settings.conda_channel)),
-    ]
+    return (python, packages) if packages and python else None
+
+
+class PixiFile:
+    """A file beside the lock, derived from the locked Python environment of a pixi pod."""
+
+    name = ""
+
+    def derive(self, request: ResolveRequest) -> Derived | None:
+        pod, settings = request.spec.name, request.settings
+        found = python_environment(settings, pod, request.sections, request.ancestor_locks)
+        return None if found is None else Derived(files=((self.name, self.render(settings, pod, *found)),))
+
+    def stale(self, pod: LockedPod) -> str | None:
+        found = python_environment(pod.settings, pod.spec.name, pod.lock, pod.ancestor_locks)
+        path, shown = pod.folder / self.name, f"build_files/{pod.spec.name}/{self.name}"
+        if found is None:
+            return None
+        if not path.is_file():
+            return f"{shown} is missing"
+        problem = self.problem(pod, path, *found)
+        return None if problem is None else shown + problem
+
+    def render(self, settings: Settings, pod: str, python: str, packages: dict[str, dict[str, Any]]) -> str:
+        raise NotImplementedError
+
+    def problem(
+        self, pod: LockedPod, path: Path, python: str, packages: dict[str, dict[str, Any]]
+    ) -> str | None:
+        """What is wrong with the file as it is (after its name), or None."""
+        raise NotImplementedError
+
+
+class PixiToml(PixiFile):
+    """pixi.toml: every package of the environment at exactly its locked version."""
+
+    name = "pixi.toml"
+
+    def render(self, settings: Settings, pod: str, python: str, packages: dict[str, dict[str, Any]]) -> str:
+        return render_pixi_toml(pod, python, packages, settings.conda_channel)
+
+    def problem(
+        self, pod: LockedPod, path: Path, python: str, packages: dict[str, dict[str, Any]]
+    ) -> str | None:
+        expected = self.render(pod.settings, pod.spec.name, python, packages)
+        return None if path.read_text() == expected else " does not match the locks"
+
+
+class PixiLock(PixiFile):
+    """pixi.lock: the wheel uv picks for each locked package, with its sha256 (asks the index)."""
+
+    name = "pixi.lock"
+
+    def render(self, settings: Settings, pod: str, python: str, packages: dict[str, dict[str, Any]]) -> str:
+        return render_pixi_lock(platform_artifacts(settings, pod, python, packages), settings.conda_channel)
+
+    def problem(
+        self, pod: LockedPod, path: Path, python: str, packages: dict[str, dict[str, Any]]
+    ) -> str | None:
+        described = read_pixi_lock(path)
+        locked = {name: package["version"] for name, package in packages.items()}
+        if {name: version for name, (version, _) in described.items()} != locked:
+            return " does not name exactly the locked PyPI packages"
+        for name, (_, sha256) in described.items():
+            if f"sha256:{sha256}" not in packages[name]["hashes"]:
+                return f": {name} has sha256 {sha256}, expected one of the locked hashes"
+        return None
+
+
+DERIVERS = (PixiToml(), PixiLock())
 
 
 # --- pure rendering ------------------------------------------------------------------------
@@ -162,8 +227,6 @@ def platform_artifacts(
     settings: Settings, pod: str, python: str, packages: dict[str, dict[str, Any]]
 ) -> list[Artifact]:
     """For exactly the locked versions, the wheel uv picks for the pods' platform."""
-    from pods.resolvers.pypi import uv_compile
-
     with tempfile.TemporaryDirectory(prefix="pods-pixi-") as tmp:
         folder = Path(tmp)
         (folder / "pins.txt").write_text("".join(f"{n}=={p['version']}\n" for n, p in packages.items()))
@@ -196,36 +259,3 @@ def platform_artifacts(
             )
         artifacts.append(Artifact(name, entry["version"], filename, sha256))
     return artifacts
-
-
-def why_stale(
-    settings: Settings,
-    pod: str,
-    folder: Path,
-    lock: dict[str, Any],
-    ancestor_locks: tuple[dict[str, Any], ...],
-) -> str | None:
-    """Offline: do pixi.toml and pixi.lock still describe the environment the locks hold?"""
-    if not wanted(settings, pod):
-        return None
-    packages = environment(lock, ancestor_locks)
-    if not packages:
-        return None
-    for name in ("pixi.toml", "pixi.lock"):
-        if not (folder / name).is_file():
-            return f"build_files/{pod}/{name} is missing"
-    described = read_pixi_lock(folder / "pixi.lock")
-    locked = {name: package["version"] for name, package in packages.items()}
-    if {name: version for name, (version, _) in described.items()} != locked:
-        return f"build_files/{pod}/pixi.lock does not name exactly the locked PyPI packages"
-    for name, (_, sha256) in described.items():
-        if f"sha256:{sha256}" not in packages[name]["hashes"]:
-            return (
-                f"build_files/{pod}/pixi.lock: {name} has sha256 {sha256}, expected one of the locked hashes"
-            )
-    python = next(
-        (each.get("pypi") or {}).get("python") for each in (lock, *ancestor_locks) if each.get("pypi")
-    )
-    if (folder / "pixi.toml").read_text() != render_pixi_toml(pod, python, packages, settings.conda_channel):
-        return f"build_files/{pod}/pixi.toml does not match the locks"
-    return None

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pods_contract import env_problem
 
 from pods.errors import PodsError
 from pods.graph import BUILD_FILES
@@ -94,11 +95,13 @@ def _duplicate_key(node: yaml.Node, path: str = "") -> tuple[str, str, int, int]
 # Requirement name as PEP 508 spells it; normalized as PEP 503 says to find duplicates.
 _REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _DEB_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PYTHON_VERSION = re.compile(r"^3\.\d+$")
 _VENDOR_SOURCES = ("github_release", "oci_tags")
 _QUOTED_DIGESTS = {"sha256": 64, "sha512": 128}
 _PUBLISHERS = ("upstream", "third-party")
+# In the order an unknown-key error lists them.
+_VENDOR_KEYS = ("version", "source", "url", "checksums", "install", *_QUOTED_DIGESTS)
+_VENDOR_QUOTE_KEYS = ("checksum_source", "checksum_publisher")
 
 
 def normalize_pypi_name(name: str) -> str:
@@ -244,7 +247,7 @@ def parse_pod_spec(text: str, pod: str, path: Path, display: str) -> PodSpec:
         pypi=_pypi(top),
         npm=_npm(top),
         vendor=_vendor(top),
-        env=top.string_map("env", "a string value", required=False),
+        env=_env(top),
     )
 
 
@@ -289,6 +292,20 @@ def _npm(top: _Fields) -> NpmSpec | None:
     return NpmSpec(packages=f.string_map("packages", "a semver range (a string)"))
 
 
+def _env(top: _Fields) -> tuple[tuple[str, str], ...]:
+    """Shell identifiers with literal values (only $NAME and ${NAME} expand): pods_contract's rule."""
+    pairs = top.string_map("env", "a string value", required=False)
+    for name, value in pairs:
+        problem = env_problem(name, value)
+        if problem is None:
+            continue
+        # The field names the variable; the contract's line names it again first.
+        if problem.startswith(f"name {name!r}: "):
+            raise top.error(f"env.{name}", f"{problem.removeprefix(f'name {name!r}: ')}; rename it")
+        raise top.error(f"env.{name}", problem.removeprefix(f"{name}: "))
+    return pairs
+
+
 def _vendor(top: _Fields) -> tuple[VendorSpec, ...]:
     f = top.sub("vendor")
     if f is None:
@@ -296,25 +313,9 @@ def _vendor(top: _Fields) -> tuple[VendorSpec, ...]:
     out = []
     for name in sorted(f.data):
         item = f.sub(name, required=True)
-        item.only(
-            "version",
-            "source",
-            "url",
-            "checksums",
-            "install",
-            *_QUOTED_DIGESTS,
-            "checksum_source",
-            "checksum_publisher",
-        )
+        item.only(*_VENDOR_KEYS, *_VENDOR_QUOTE_KEYS)
         version = item.get("version", (str, int, float), required=True)
-        source = item.sub("source")
-        if source is not None:
-            source.only(*_VENDOR_SOURCES)
-            if len(source.data) != 1:
-                raise item.error("source", f"expected exactly one of {', '.join(_VENDOR_SOURCES)}")
-            pairs = tuple((kind, source.string(kind, required=True)) for kind in source.data)
-        else:
-            pairs = ()
+        pairs = _vendor_source(item)
         # YAML reads `version: 3.19` as a float; the string is what the user meant.
         version = str(version).strip()
         if not pairs and not is_exact_version(version):
@@ -342,6 +343,16 @@ def _vendor(top: _Fields) -> tuple[VendorSpec, ...]:
             )
         )
     return tuple(out)
+
+
+def _vendor_source(item: _Fields) -> tuple[tuple[str, str], ...]:
+    source = item.sub("source")
+    if source is None:
+        return ()
+    source.only(*_VENDOR_SOURCES)
+    if len(source.data) != 1:
+        raise item.error("source", f"expected exactly one of {', '.join(_VENDOR_SOURCES)}")
+    return tuple((kind, source.string(kind, required=True)) for kind in source.data)
 
 
 def _quoted_digest(

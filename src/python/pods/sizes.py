@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pods.container import Engine, copy_compressed
 from pods.errors import PodsError
 
 SIZES_FILE = "docs/pod-sizes.json"
@@ -28,11 +27,6 @@ class Size:
     uncompressed_gb: float | None
 
 
-def _path_with_system_dirs() -> str:
-    # Image tests run under Pants' `env -i`, where PATH may not name /usr/bin.
-    return os.environ.get("PATH", "") + ":/usr/bin:/bin"
-
-
 def compressed_size(image_id: str) -> int:
     """Bytes a user downloads for `image_id`: its layers gzip-compressed, as a push would make them.
 
@@ -40,47 +34,20 @@ def compressed_size(image_id: str) -> int:
     to a registry does; summing the layer blobs gives what `podman pull` fetches.
     """
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as out:
-        subprocess.run(
-            [
-                shutil.which("skopeo", path=_path_with_system_dirs()) or "skopeo",
-                "copy",
-                "--quiet",
-                "--dest-compress",
-                "--dest-compress-format",
-                "gzip",
-                f"containers-storage:{image_id}",
-                f"dir:{out}",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
+        copy_compressed(image_id, out)
         manifest = json.loads(Path(out, "manifest.json").read_text())
         return sum(layer["size"] for layer in manifest["layers"])
-
-
-def uncompressed_size(engine: str, image: str) -> int:
-    """Bytes the image takes in the engine's storage, as `podman images` counts them."""
-    result = subprocess.run(
-        [engine, "image", "inspect", "--format", "{{.Size}}", image],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return int(result.stdout.strip())
 
 
 def gb(size: int) -> float:
     return round(size / 1e9, 2)
 
 
-def measure(engine: str, image: str, compressed: Callable[[str], int] = compressed_size) -> Size:
-    return Size(compressed_gb=gb(compressed(image)), uncompressed_gb=gb(uncompressed_size(engine, image)))
+def measure(engine: Engine, image: str, compressed: Callable[[str], int] = compressed_size) -> Size:
+    return Size(compressed_gb=gb(compressed(image)), uncompressed_gb=gb(engine.image_size(image)))
 
 
-def local_image(repo: Path, engine: str, pod: str, fallback: str) -> str | None:
+def local_image(repo: Path, engine: Engine, pod: str, fallback: str) -> str | None:
     """The image to measure: the one this checkout's last `./pants package` built, else `fallback`.
 
     None when the engine has neither.
@@ -90,11 +57,7 @@ def local_image(repo: Path, engine: str, pod: str, fallback: str) -> str | None:
     if info.is_file():
         candidates.append(json.loads(info.read_text())["image_id"])
     candidates.append(fallback)
-    for image in candidates:
-        probe = subprocess.run([engine, "image", "exists", image], capture_output=True, timeout=60)
-        if probe.returncode == 0:
-            return image
-    return None
+    return next((image for image in candidates if engine.image_exists(image)), None)
 
 
 def _number(value: object, where: str) -> float | None:

@@ -11,12 +11,33 @@ import pytest
 from unit.pods.helpers import error_line
 
 from pods.cli import main
+from pods.graph import load_graph
 
 # The family's declarations and locks, shipped into the sandbox by this test's dependencies.
 REAL_BUILD_FILES = Path("build_files")
-# base and its descendants, parents first: what an edit of base selects.
-BASE_AND_BELOW = ["base", "devops", "githubrunner", "nvidia", "nvidia-python", "playwright", "jupyter"]
-POD_TESTED_DIRS = ("rootfs", "base", "nvidia", "nvidia-python", "jupyter", "playwright", "devops")
+# Every expected list below comes from the family tree the Containerfiles declare.
+FAMILY = load_graph(REAL_BUILD_FILES.parent)
+# Pods with image tests of their own (githubrunner's are left out on purpose: a pod without
+# its own tests still gets its ancestors').
+POD_TESTED_DIRS = tuple(pod for pod in FAMILY.topological() if pod != "githubrunner")
+
+
+def and_below(pod: str) -> list[str]:
+    """The pod and its descendants, parents first: what an edit of the pod selects."""
+    return [pod, *FAMILY.descendants(pod)]
+
+
+def depth_waves(pods: list[str]) -> list[list[str]]:
+    """The pods (a pod and its descendants) grouped by generation: the CI waves they need."""
+    depth = {pod: len(FAMILY.ancestors(pod)) for pod in pods}
+    top = min(depth.values())
+    return [[p for p in pods if depth[p] == top + i] for i in range(max(depth.values()) - top + 1)]
+
+
+def image_tests(pod: str) -> list[str]:
+    """tests/images/<ancestor>:<pod> for the pod and each ancestor with image tests, root first."""
+    lineage = [*reversed(FAMILY.ancestors(pod)), pod]
+    return [f"tests/images/{a}:{pod}" for a in lineage if a in POD_TESTED_DIRS]
 
 
 def git(repo: Path, *args: str) -> str:
@@ -36,8 +57,7 @@ def repo(tmp_path: Path) -> Path:
     shutil.copytree(REAL_BUILD_FILES, tmp_path / "build_files")
     (tmp_path / "pants.toml").write_text("")
     for pod in POD_TESTED_DIRS:
-        # Image test folders, as tests/images/ has them (githubrunner's is left out on
-        # purpose: a pod without its own tests still gets its ancestors').
+        # Image test folders, as tests/images/ has them.
         (tmp_path / "tests/images" / pod).mkdir(parents=True)
         (tmp_path / "tests/images" / pod / "BUILD").write_text(f'pod_image_tests("{pod}")\n')
     git(tmp_path, "init", "-q", "-b", "main")
@@ -79,11 +99,10 @@ def test_leaf_edit_selects_only_that_leaf(repo, capsys):
     assert doc["waves"][0]["include"] == [
         {
             "pod": "jupyter",
-            "parent": "nvidia-python",
+            "parent": FAMILY.parent_of("jupyter"),
             "target": "build_files/jupyter:jupyter",
-            "tests": "tests/images/rootfs:jupyter tests/images/base:jupyter tests/images/nvidia:jupyter "
-            "tests/images/nvidia-python:jupyter tests/images/jupyter:jupyter",
-            # nvidia-python is not rebuilt: the job pulls it by input key.
+            "tests": " ".join(image_tests("jupyter")),
+            # Its parent is not rebuilt: the job pulls it by input key.
             "parent_built": False,
         }
     ]
@@ -92,56 +111,47 @@ def test_leaf_edit_selects_only_that_leaf(repo, capsys):
 def test_base_edit_selects_base_and_every_descendant_in_waves(repo, capsys):
     edit(repo, "build_files/base/Containerfile")
     doc = plan(repo, capsys)
-    assert doc["pods"] == BASE_AND_BELOW
-    assert wave_pods(doc) == [
-        ["base"],
-        ["devops", "githubrunner", "nvidia"],
-        ["nvidia-python", "playwright"],
-        ["jupyter"],
-    ]
+    assert doc["pods"] == and_below("base")
+    assert wave_pods(doc) == depth_waves(and_below("base"))
     first, *later = (job for wave in doc["waves"] for job in wave["include"])
-    assert first["parent"] == "rootfs" and first["parent_built"] is False
+    assert first["parent"] == FAMILY.parent_of("base") and first["parent_built"] is False
     assert all(job["parent_built"] for job in later)
-    assert doc["wave_count"] == 5
+    assert doc["wave_count"] == len(depth_waves(list(FAMILY.topological())))
 
 
 def test_pin_edit_selects_only_that_pod(repo, capsys):
     edit(repo, "build_files/devops/pod.lock.json")
     doc = plan(repo, capsys)
     assert wave_pods(doc) == [["devops"]]
-    assert doc["waves"][0]["include"][0]["tests"] == (
-        "tests/images/rootfs:devops tests/images/base:devops tests/images/devops:devops"
-    )
+    assert doc["waves"][0]["include"][0]["tests"] == " ".join(image_tests("devops"))
 
 
 def test_a_pod_without_image_tests_of_its_own_gets_its_ancestors(repo, capsys):
     edit(repo, "build_files/githubrunner/runner-entrypoint.sh")
     [job] = plan(repo, capsys)["waves"][0]["include"]
-    assert job["tests"] == "tests/images/rootfs:githubrunner tests/images/base:githubrunner"
+    assert job["tests"] == " ".join(image_tests("githubrunner"))
+    assert "tests/images/githubrunner:githubrunner" not in job["tests"]
 
 
 def test_shared_file_selects_every_pod_from_the_root(repo, capsys):
     edit(repo, "build_files/pods-install.py")
-    assert wave_pods(plan(repo, capsys)) == [
-        ["rootfs"],
-        ["base"],
-        ["devops", "githubrunner", "nvidia"],
-        ["nvidia-python", "playwright"],
-        ["jupyter"],
-    ]
+    assert wave_pods(plan(repo, capsys)) == depth_waves(list(FAMILY.topological()))
 
 
 @pytest.mark.parametrize("path", ["src/engine/docker", "pants.toml", "build_files/newdir/x.sh"])
 def test_what_reaches_every_image_selects_every_pod(repo, capsys, path):
     edit(repo, path)
-    assert plan(repo, capsys)["pods"][0] == "rootfs"
-    assert len(plan(repo, capsys)["pods"]) == 8
+    assert plan(repo, capsys)["pods"] == list(FAMILY.topological())
 
 
 def test_files_outside_the_images_and_their_tests_select_nothing(repo, capsys):
     edit(repo, "README.md")
     edit(repo, "tests/unit/pods/test_graph.py")
-    assert plan(repo, capsys) == {"pods": [], "wave_count": 5, "waves": []}
+    assert plan(repo, capsys) == {
+        "pods": [],
+        "wave_count": len(depth_waves(list(FAMILY.topological()))),
+        "waves": [],
+    }
     assert pods_cli(repo, capsys, "affected", "--changed-since", "main") == ""
 
 
@@ -149,37 +159,29 @@ def test_an_image_test_edit_selects_the_pods_it_tests(repo, capsys):
     # base's tests run against base and everything below it (each child is tested as
     # everything it inherits); their images are unchanged, so only the tests do work.
     edit(repo, "tests/images/base/test_base.py")
-    assert plan(repo, capsys)["pods"] == BASE_AND_BELOW
+    assert plan(repo, capsys)["pods"] == and_below("base")
     assert pods_cli(repo, capsys, "affected", "--changed-since", "main", "--print", "tests").split() == [
-        f"tests/images/{tested}:{pod}"
-        for pod, lineage in [
-            ("base", ["rootfs", "base"]),
-            ("devops", ["rootfs", "base", "devops"]),
-            ("githubrunner", ["rootfs", "base"]),
-            ("nvidia", ["rootfs", "base", "nvidia"]),
-            ("nvidia-python", ["rootfs", "base", "nvidia", "nvidia-python"]),
-            ("playwright", ["rootfs", "base", "nvidia", "playwright"]),
-            ("jupyter", ["rootfs", "base", "nvidia", "nvidia-python", "jupyter"]),
-        ]
-        for tested in lineage
+        test for pod in and_below("base") for test in image_tests(pod)
     ]
 
 
 def test_the_image_test_harness_selects_every_pod(repo, capsys):
     edit(repo, "tests/images/harness.py")
-    assert len(plan(repo, capsys)["pods"]) == 8
+    assert plan(repo, capsys)["pods"] == list(FAMILY.topological())
 
 
 def test_uncommitted_and_untracked_changes_count(repo, capsys):
     edit(repo, "build_files/playwright/start-vnc.sh", commit=False)
     (repo / "build_files/githubrunner/new-script.sh").write_text("#!/bin/sh\n")
-    assert plan(repo, capsys)["pods"] == ["githubrunner", "playwright"]
+    assert plan(repo, capsys)["pods"] == [
+        p for p in FAMILY.topological() if p in {"githubrunner", "playwright"}
+    ]
 
 
 def test_a_file_moved_out_of_a_pod_counts_for_both_pods(repo, capsys):
     git(repo, "mv", "build_files/jupyter/start-jupyter.sh", "build_files/playwright/start-jupyter.sh")
     git(repo, "commit", "-q", "-m", "move")
-    assert plan(repo, capsys)["pods"] == ["playwright", "jupyter"]
+    assert plan(repo, capsys)["pods"] == [p for p in FAMILY.topological() if p in {"playwright", "jupyter"}]
 
 
 def test_only_the_branch_counts_not_what_its_base_gained_since(repo, capsys):
@@ -192,39 +194,22 @@ def test_only_the_branch_counts_not_what_its_base_gained_since(repo, capsys):
 
 def test_affected_prints_targets_tests_and_json(repo, capsys):
     edit(repo, "build_files/nvidia-python/pod.yaml")
-    assert pods_cli(repo, capsys, "affected", "--changed-since", "main").splitlines() == [
-        "build_files/nvidia-python:nvidia-python",
-        "build_files/jupyter:jupyter",
-    ]
-    assert json.loads(pods_cli(repo, capsys, "affected", "--changed-since", "main", "--format", "json")) == [
-        "build_files/nvidia-python:nvidia-python",
-        "build_files/jupyter:jupyter",
-    ]
+    targets = [f"build_files/{pod}:{pod}" for pod in and_below("nvidia-python")]
+    assert pods_cli(repo, capsys, "affected", "--changed-since", "main").splitlines() == targets
+    assert (
+        json.loads(pods_cli(repo, capsys, "affected", "--changed-since", "main", "--format", "json"))
+        == targets
+    )
     assert pods_cli(repo, capsys, "affected", "--changed-since", "main", "--print", "tests").split() == [
-        "tests/images/rootfs:nvidia-python",
-        "tests/images/base:nvidia-python",
-        "tests/images/nvidia:nvidia-python",
-        "tests/images/nvidia-python:nvidia-python",
-        "tests/images/rootfs:jupyter",
-        "tests/images/base:jupyter",
-        "tests/images/nvidia:jupyter",
-        "tests/images/nvidia-python:jupyter",
-        "tests/images/jupyter:jupyter",
+        test for pod in and_below("nvidia-python") for test in image_tests(pod)
     ]
 
 
 def test_all_selects_every_pod_without_git(repo, capsys):
     shutil.rmtree(repo / ".git")
-    assert pods_cli(repo, capsys, "affected", "--all", "--print", "pods").split() == [
-        "rootfs",
-        "base",
-        "devops",
-        "githubrunner",
-        "nvidia",
-        "nvidia-python",
-        "playwright",
-        "jupyter",
-    ]
+    assert pods_cli(repo, capsys, "affected", "--all", "--print", "pods").split() == list(
+        FAMILY.topological()
+    )
 
 
 def test_unknown_ref_is_one_line_naming_the_option(repo, capsys):
@@ -241,13 +226,13 @@ def test_github_output_names_every_wave_and_leaves_unused_ones_empty(repo, capsy
     output.write_text("earlier=1\n")
     pods_cli(repo, capsys, "ci-matrix", "--changed-since", "main", "--github-output", str(output))
     lines = dict(line.split("=", 1) for line in output.read_text().splitlines())
-    assert list(lines) == ["earlier", "matrix", "wave1", "wave2", "wave3", "wave4", "wave5"]
-    assert [[job["pod"] for job in json.loads(lines[f"wave{i}"])["include"]] for i in (1, 2, 3)] == [
-        ["nvidia"],
-        ["nvidia-python", "playwright"],
-        ["jupyter"],
-    ]
-    assert lines["wave4"] == lines["wave5"] == ""
+    every_wave = [f"wave{i + 1}" for i in range(len(depth_waves(list(FAMILY.topological()))))]
+    assert list(lines) == ["earlier", "matrix", *every_wave]
+    needed = depth_waves(and_below("nvidia"))
+    assert [
+        [job["pod"] for job in json.loads(lines[w])["include"]] for w in every_wave[: len(needed)]
+    ] == needed
+    assert all(lines[w] == "" for w in every_wave[len(needed) :])
 
 
 def test_image_test_names_are_those_the_prelude_makes(repo):

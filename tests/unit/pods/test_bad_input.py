@@ -169,6 +169,32 @@ def test_debian_version_in_pod_yaml(repo, capsys, monkeypatch):
     )
 
 
+def test_pod_yaml_env_name_not_a_shell_identifier(repo, capsys, monkeypatch):
+    edit(
+        repo, "build_files/base/pod.yaml", "  DOTNET_CLI_TELEMETRY_OPTOUT:", "  DOTNET-CLI-TELEMETRY-OPTOUT:"
+    )
+    assert offline_fails(repo, capsys, monkeypatch) == (
+        "pods: error: build_files/base/pod.yaml: field env.DOTNET-CLI-TELEMETRY-OPTOUT: "
+        "expected a shell identifier (letters, digits, _; not starting with a digit); rename it"
+    )
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [("$(id -u)", "$(i"), ("`id -u`$(id)", "$(i"), ("${HOME:-/root}", "${H")],
+)
+def test_pod_yaml_env_value_that_would_run_or_expand_more_than_a_variable(
+    repo, capsys, monkeypatch, value, shown
+):
+    # A command substitution, or an expansion other than $NAME/${NAME}: only a variable expands.
+    edit(repo, "build_files/nvidia/pod.yaml", ":$PATH", f":{value}")
+    assert offline_fails(repo, capsys, monkeypatch) == (
+        f"pods: error: build_files/nvidia/pod.yaml: field env.PATH: `{shown}...` is not a variable "
+        "reference: only $NAME and ${NAME} expand, nothing is run (no $(...), backticks or "
+        "${NAME:-...}); write the value without it"
+    )
+
+
 # --- upstreams: what the registries do not have (live) ------------------------------------
 
 

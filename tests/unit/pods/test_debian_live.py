@@ -4,6 +4,7 @@ Each test's parent is a throwaway image made FROM the repo's rootfs image with t
 repo's own parent lock copied in (as every pod image carries its lock), then removed.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -55,6 +56,20 @@ def test_closure_is_what_apt_adds_on_top_of_the_parent_with_hashes(family, capsy
     assert section["architecture"] == "amd64" and section["suite"]
     for package in section["packages"]:
         assert len(package["sha256"]) == 64 and package["size"] > 0 and package["version"]
+
+
+def test_the_lock_names_the_parent_image_by_what_it_holds_not_by_its_tag(family, capsys, monkeypatch):
+    """The same lock on every machine: no local tag, the parent lock the image carries instead."""
+    write_pod(family, "kid", "description: k\ndebian: {packages: [make]}\n", parent="root")
+    assert run_cli(family, capsys, "kid", monkeypatch=monkeypatch)[0] == 0
+    lock = json.loads((family / "build_files/kid/pod.lock.json").read_text())
+    root_lock = (family / "build_files/root/pod.lock.json").read_bytes()
+    assert lock["inputs"]["resolvers"]["debian"] == {
+        "method": "apt-in-parent-image",
+        "image_lock_sha256": hashlib.sha256(root_lock).hexdigest(),
+    }
+    image = os.environ["PODS_PARENT_IMAGE"].format(pod="root")
+    assert image.split(":")[-1] not in json.dumps(lock) and "localhost/" not in json.dumps(lock)
 
 
 def test_unknown_package(family, capsys, monkeypatch):

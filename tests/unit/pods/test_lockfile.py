@@ -3,10 +3,16 @@ import os
 import socket
 
 import pytest
-from unit.pods.helpers import error_line, run_cli, snapshot, write_pod
+from pods_contract import bytes_sha256
+from unit.pods.helpers import error_line, run_cli, settings_for, snapshot, write_pod
 
 from pods import lockfile
 from pods.graph import load_graph
+from pods.locker import default_derivers
+
+
+def stale_locks(repo):
+    return lockfile.stale_locks(settings_for(repo), load_graph(repo), default_derivers())
 
 
 def test_dumps_is_stable_sorted_and_newline_terminated():
@@ -39,7 +45,7 @@ def test_lock_then_check_passes_and_records_input_hashes(tmp_path, capsys, monke
     assert run_cli(tmp_path, capsys, monkeypatch=monkeypatch)[0] == 0
     child = json.loads((tmp_path / "build_files/child/pod.lock.json").read_text())
     root_bytes = (tmp_path / "build_files/root/pod.lock.json").read_bytes()
-    assert child["inputs"]["parent_lock_sha256"] == lockfile.sha256_bytes(root_bytes)
+    assert child["inputs"]["parent_lock_sha256"] == bytes_sha256(root_bytes)
     assert child["env"] == {"B": "2"} and child["parent"] == "root"
     code, out, _ = run_cli(tmp_path, capsys, "--check", monkeypatch=monkeypatch)
     assert code == 0 and "2 lock(s) up to date" in out
@@ -73,8 +79,9 @@ def test_parent_lock_change_makes_the_child_stale(tmp_path, capsys, monkeypatch)
     _locked_family(tmp_path)
     run_cli(tmp_path, capsys, monkeypatch=monkeypatch)
     root_lock = tmp_path / "build_files/root/pod.lock.json"
-    root_lock.write_text(root_lock.read_text().replace('"1"', '"changed"'))
-    stale = lockfile.stale_locks(tmp_path, load_graph(tmp_path))
+    # Other bytes, same content: the root stays fresh (its pod.yaml and sections agree).
+    root_lock.write_text(root_lock.read_text().replace('"pod": "root"', '"pod":  "root"'))
+    stale = stale_locks(tmp_path)
     assert [(s.pod, s.reason) for s in stale] == [
         ("child", "build_files/root/pod.lock.json changed after this lock")
     ]
@@ -82,7 +89,7 @@ def test_parent_lock_change_makes_the_child_stale(tmp_path, capsys, monkeypatch)
 
 def test_missing_lock_is_stale(tmp_path):
     write_pod(tmp_path, "root", "description: r\n")
-    assert [s.pod for s in lockfile.stale_locks(tmp_path, load_graph(tmp_path))] == ["root"]
+    assert [s.pod for s in stale_locks(tmp_path)] == ["root"]
 
 
 def test_fresh_lock_is_not_rewritten(tmp_path, capsys, monkeypatch):
@@ -118,3 +125,32 @@ def test_locking_one_pod_leaves_its_children_and_names_them_stale(tmp_path, caps
     assert code == 0 and "locked root" in err
     assert (tmp_path / "build_files/child/pod.lock.json").read_bytes() == child_lock
     assert "now stale: child" in err
+
+
+def test_a_lock_edited_by_hand_is_stale_where_its_section_disagrees_with_pod_yaml(
+    tmp_path, capsys, monkeypatch
+):
+    """The hashes match, but a deriver's own check sees the section pod.yaml asks for is gone."""
+    _locked_family(tmp_path)
+    run_cli(tmp_path, capsys, monkeypatch=monkeypatch)
+    child_lock = tmp_path / "build_files/child/pod.lock.json"
+    lock = json.loads(child_lock.read_text())
+    del lock["env"]
+    child_lock.write_text(lockfile.dumps(lock))
+    assert [(s.pod, s.reason) for s in stale_locks(tmp_path)] == [
+        ("child", "build_files/child/pod.yaml: field env: differs from the lock's env section")
+    ]
+
+
+def test_a_section_pod_yaml_does_not_ask_for_makes_the_lock_stale(tmp_path, capsys, monkeypatch):
+    _locked_family(tmp_path)
+    run_cli(tmp_path, capsys, monkeypatch=monkeypatch)
+    root_lock = tmp_path / "build_files/root/pod.lock.json"
+    lock = json.loads(root_lock.read_text())
+    lock["pypi"] = {"python": "3.13", "requirements": [], "packages": []}
+    root_lock.write_text(lockfile.dumps(lock))
+    # The child's parent_lock_sha256 no longer matches either, but the parent is named first.
+    assert [(s.pod, s.reason) for s in stale_locks(tmp_path)] == [
+        ("root", "build_files/root/pod.yaml has no pypi, but its lock has a pypi section"),
+        ("child", "its parent root is stale"),
+    ]

@@ -142,3 +142,24 @@ def test_checksum_source_without_a_quoted_digest():
     assert error_of(QUOTED + "    checksums: c\n") == (
         f"{FILE}: field vendor.sdk.checksum_source: only goes with a quoted digest (sha256 or sha512)"
     )
+
+
+def test_env_keeps_variable_references_quotes_and_newlines_as_written():
+    spec = parse(
+        'description: d\nenv: {PATH: "/opt/bin:$PATH:${HOME}/bin", Q: "it\'s \\"quoted\\"\\nnext"}\n'
+    )
+    assert dict(spec.env) == {"PATH": "/opt/bin:$PATH:${HOME}/bin", "Q": 'it\'s "quoted"\nnext'}
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ("{9LIVES: x}", "field env.9LIVES: expected a shell identifier"),
+        ('{"A B": x}', "field env.A B: expected a shell identifier"),
+        ('{A: "$(reboot)"}', "field env.A: `$(r...` is not a variable reference"),
+        ('{A: "${A:-x}"}', "field env.A: `${A...` is not a variable reference"),
+        ('{A: "a\\0b"}', "field env.A: a NUL byte cannot be in an environment variable"),
+    ],
+)
+def test_env_names_and_values_are_checked_at_lock_time(env, expected):
+    assert error_of(f"description: d\nenv: {env}\n").startswith(f"{FILE}: {expected}")

@@ -1,11 +1,14 @@
-"""One module per upstream, each behind the same small interface:
+"""One module per upstream, each a Deriver (pods/deriver.py) of one lock section:
 
     resolve(request: ResolveRequest) -> Resolution | None
+    wanted(spec, parent) -> bool
 
-`None` means the pod's pod.yaml does not use that upstream, so the lock omits the section.
-A resolver reads the pod's spec, its ancestors' locks (to add only what they lack) and
-its own previous section (to keep pins unless `upgrade`), asks its upstream, and returns
-the section plus the inputs it used. It writes nothing: the CLI writes all files at once.
+`wanted` says whether pod.yaml uses that upstream: `resolve` returns None when it does
+not (the lock omits the section), and the offline staleness check is that the lock has
+the section exactly when pod.yaml wants one. A resolver reads the pod's spec, its
+ancestors' locks (to add only what they lack) and its own previous section (to keep pins
+unless `upgrade`), asks its upstream, and returns the section plus the inputs it used.
+It writes nothing: `pods lock` writes all files at once.
 """
 
 from __future__ import annotations
@@ -14,23 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pods_contract import BUILD_FILES
+
+from pods.deriver import Derived, LockedPod, ResolveRequest
 from pods.errors import PodsError
 from pods.podspec import PodSpec
-from pods.settings import Settings
 
-
-@dataclass(frozen=True)
-class ResolveRequest:
-    spec: PodSpec
-    parent: str | None
-    ancestor_locks: tuple[dict[str, Any], ...]  # parent's first, root's last
-    parent_lock_sha256: str | None  # of the parent's pod.lock.json as it will be written
-    previous: dict[str, Any] | None  # this pod's previous lock, if any
-    upgrade: bool  # move pins forward instead of keeping the previous ones
-    settings: Settings
-
-    def previous_section(self, component: str) -> dict[str, Any] | None:
-        return None if self.previous is None else self.previous.get(component)
+__all__ = ["ParentImageOutdated", "Resolution", "ResolveRequest", "SectionResolver", "all_resolvers"]
 
 
 class ParentImageOutdated(PodsError):
@@ -46,15 +39,34 @@ class Resolution:
     inputs: dict[str, Any] = field(default_factory=dict)  # recorded as inputs.resolvers.<component>
 
 
-Resolver = Callable[[ResolveRequest], "Resolution | None"]
+@dataclass(frozen=True)
+class SectionResolver:
+    """A resolver module as a Deriver of its section."""
+
+    name: str
+    resolve: Callable[[ResolveRequest], Resolution | None]
+    wanted: Callable[[PodSpec, str | None], bool]
+
+    def derive(self, request: ResolveRequest) -> Derived | None:
+        resolution = self.resolve(request)
+        return None if resolution is None else Derived(resolution.section, resolution.inputs)
+
+    def stale(self, pod: LockedPod) -> str | None:
+        wanted, locked = self.wanted(pod.spec, pod.lock.get("parent")), self.name in pod.lock
+        if wanted == locked:
+            return None
+        return (
+            f"{BUILD_FILES}/{pod.spec.name}/pod.yaml {'asks for' if wanted else 'has no'} {self.name}, "
+            f"but its lock {'lacks' if wanted else 'has'} a {self.name} section"
+        )
 
 
-def all_resolvers() -> dict[str, Resolver]:
-    """Component name -> resolver, in the order a lock is resolved.
+def all_resolvers() -> list[SectionResolver]:
+    """Every upstream, in the order a lock is resolved.
 
     Debian comes last: it runs apt in the parent image (minutes, and the image must be
     built), so a misspelled PyPI or npm name is reported before that, not after.
     """
     from pods.resolvers import debian, npm, pypi, vendor
 
-    return {"pypi": pypi.resolve, "npm": npm.resolve, "vendor": vendor.resolve, "debian": debian.resolve}
+    return [SectionResolver(m.COMPONENT, m.resolve, m.wanted) for m in (pypi, npm, vendor, debian)]

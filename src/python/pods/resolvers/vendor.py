@@ -21,7 +21,6 @@ them at loopback servers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sys
@@ -29,9 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from pods_contract import bytes_sha256
+
 from pods import fetch, versions
 from pods.errors import pod_error
-from pods.podspec import VendorSpec
+from pods.podspec import PodSpec, VendorSpec
 from pods.resolvers import Resolution, ResolveRequest
 from pods.settings import Settings
 
@@ -69,8 +70,12 @@ class VendorPin:
         return entry
 
 
+def wanted(spec: PodSpec, parent: str | None) -> bool:
+    return bool(spec.vendor)
+
+
 def resolve(request: ResolveRequest) -> Resolution | None:
-    if not request.spec.vendor:
+    if not wanted(request.spec, request.parent):
         return None
     previous = (
         {}
@@ -166,29 +171,14 @@ def resolve_one(pod: str, item: VendorSpec, previous: dict[str, Any] | None, set
     try:
         kind, value = item.source[0] if item.source else ("exact", item.version)
         if kind == "oci_tags":
-            version = choose(pod, item, oci_tags(value, settings))
-            url = expand(item.url, version)
-            actual, claimed = oci_digest(value, version, settings)
-            if claimed and claimed != actual:
-                raise pod_error(
-                    pod,
-                    where,
-                    f"sha256 mismatch for {url}: expected {claimed} (registry digest), found {actual}",
-                )
-            return VendorPin(item.name, version, url, ("sha256", actual), dict(item.install))
+            return _resolve_oci_tag(pod, item, value, settings)
         if kind == "github_release":
             version = choose(pod, item, github_releases(value, settings))
         else:
             version = item.version.lstrip("v")
         url = expand(item.url, version)
-        published = published_sha256(
-            pod,
-            item,
-            url,
-            fetch.get(expand(item.checksums, version), settings.timeout, settings.ca_bundle).body.decode(
-                errors="replace"
-            ),
-        )
+        checksums = fetch.get(expand(item.checksums, version), settings.timeout, settings.ca_bundle)
+        published = published_sha256(pod, item, url, checksums.body.decode(errors="replace"))
         actual, _ = fetch.sha256_of(url, settings.timeout, settings.ca_bundle)
     except fetch.Unreachable as e:
         raise pod_error(pod, where, f"upstream did not answer: {e}") from None
@@ -210,6 +200,20 @@ def resolve_one(pod: str, item: VendorSpec, previous: dict[str, Any] | None, set
             "refusing to lock it: retry later, and report it upstream if it persists",
         )
     return VendorPin(item.name, version, url, ("sha256", published), dict(item.install))
+
+
+def _resolve_oci_tag(pod: str, item: VendorSpec, repository: str, settings: Settings) -> VendorPin:
+    """The highest matching tag, pinned by the sha256 of the manifest the registry serves."""
+    version = choose(pod, item, oci_tags(repository, settings))
+    url = expand(item.url, version)
+    actual, claimed = oci_digest(repository, version, settings)
+    if claimed and claimed != actual:
+        raise pod_error(
+            pod,
+            f"{COMPONENT} {item.name}",
+            f"sha256 mismatch for {url}: expected {claimed} (registry digest), found {actual}",
+        )
+    return VendorPin(item.name, version, url, ("sha256", actual), dict(item.install))
 
 
 def choose(pod: str, item: VendorSpec, candidates: list[str]) -> str:
@@ -302,4 +306,4 @@ def oci_digest(ref: str, tag: str, settings: Settings) -> tuple[str, str]:
     base, repository = registry_base(ref)
     response = _registry_get(f"{base}/v2/{repository}/manifests/{tag}", settings, {"Accept": _MANIFEST_TYPES})
     claimed = {k.lower(): v for k, v in response.headers.items()}.get("docker-content-digest", "")
-    return hashlib.sha256(response.body).hexdigest(), claimed.removeprefix("sha256:")
+    return bytes_sha256(response.body), claimed.removeprefix("sha256:")
