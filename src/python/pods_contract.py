@@ -155,8 +155,8 @@ def closure_problem(
             return f"{name}: locked at {pkg['version']}, apt has {found[name]}"
         index_sha = (index.get(name) or {}).get("SHA256")
         if index_sha != pkg["sha256"]:
-            locked_sha = pkg["sha256"]
-            return f"{name} {pkg['version']}: sha256 {locked_sha} in the lock, {index_sha} in the archive index"
+            what = f"{name} {pkg['version']}"
+            return f"{what}: sha256 {pkg['sha256']} in the lock, {index_sha} in the archive index"
     return None
 
 
