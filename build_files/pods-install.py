@@ -29,8 +29,9 @@ import tempfile
 import time
 import urllib.request
 
-# Its modules (pods_contract, pods_archive, pods_npm): in /usr/local/lib/pods in every image (the rootfs Containerfile puts them
-# there); in a checkout, beside it in build_files/ and in src/python/ (tests, tools).
+# Its modules (pods_contract, pods_archive, pods_npm): in /usr/local/lib/pods in every
+# image (the rootfs Containerfile puts them there); in a checkout, in build_files/ and
+# src/python/ (tests and tools run it from there).
 IMAGE_LIB = "/usr/local/lib/pods"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 for _lib in reversed((IMAGE_LIB, _HERE, os.path.normpath(os.path.join(_HERE, "..", "src", "python")))):
