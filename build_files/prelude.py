@@ -40,10 +40,15 @@ def pod(name, description, dependencies=(), **kwargs):
             "org.opencontainers.image.description": description,
         },
         output_path="pods/" + name + ".docker-info.json",
-        dependencies=[":lock", "build_files:exclusions", *dependencies],
+        # pod.yaml (and pixi.toml) too: the engine refuses a build whose lock is stale
+        # against them, as Pants does a stale Python lockfile.
+        dependencies=[":lock", ":declaration", "build_files:exclusions", *dependencies],
         **kwargs,
     )
     file(name="lock", source="pod.lock.json")
+    # What the pod declares: pod.yaml, and pixi.toml where it has one. (One glob with
+    # exclusions, which always matches: a per-file glob warns on pods without pixi files.)
+    files(name="declaration", sources=["*", "!BUILD", "!Containerfile", "!*.json", "!*.lock", "!*.sh", "!*.py"])
     # What `pods lock --check` compares a lock against (tests/unit/pods/test_repo_locks.py).
     # (One glob that always matches: a per-file glob warns on pods without pixi files.)
     files(name="lock-inputs", sources=["*", "!BUILD", "!*.sh", "!*.py"])

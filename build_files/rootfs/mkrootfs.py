@@ -12,13 +12,18 @@ the same image ID on every machine.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LOCK = os.path.join(HERE, "pod.lock.json")
+# The contract (src/python:contract-file, an execution dependency of rootfs-tar): the same
+# stanza parser and closure check pods-install runs in every image.
+sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "..", "src", "python")))
+import pods_contract as contract  # noqa: E402
+
+LOCK = os.path.join(HERE, contract.LOCK_NAME)
+LOCK_PATH = contract.repo_lock_path("rootfs")
 # Fixed so that the tarball depends only on the lock (2025-11-30T00:00:00Z).
 SOURCE_DATE_EPOCH = "1764460800"
 USER, UID, HOME, WORKSPACE = "jovian", 1000, "/home/jovian", "/workspace"
@@ -30,49 +35,32 @@ def fail(msg: str) -> "NoReturn":  # noqa: F821
 
 
 def load_lock() -> dict:
-    with open(LOCK) as f:
-        lock = json.load(f)
-    pkgs = lock.get("debian", {}).get("packages")
-    if not pkgs:
-        fail(f"{LOCK}: field debian.packages is empty; run `./pants run src/python/pods -- lock rootfs`")
+    try:
+        lock = contract.read_lock(LOCK, LOCK_PATH)
+    except contract.ContractError as e:
+        fail(str(e))
+    if not lock.get("debian", {}).get("packages"):
+        fail(f"{LOCK_PATH}: field debian.packages is empty; run `{contract.relock_command('rootfs')}`")
     return lock
 
 
-def _installer():
-    """The in-image installer, for its apt index parser: one reading of `apt-cache show`."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("pods_install", os.path.join(HERE, "..", "pods-install.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def chroot_output(root: str, *argv: str) -> str:
+    return subprocess.run(["chroot", root, *argv], check=True, capture_output=True, text=True).stdout
 
 
 def verify(root: str) -> None:
-    lock = load_lock()
-    want = {p["name"]: p for p in lock["debian"]["packages"]}
-    installed = subprocess.run(
-        ["chroot", root, "dpkg-query", "-W", "-f=${Package}\t${Version}\n"],
-        check=True, capture_output=True, text=True,
-    ).stdout.split("\n")
-    got = dict(line.split("\t", 1) for line in installed if line)
-    extra = sorted(set(got) - set(want))
-    missing = sorted(set(want) - set(got))
-    if extra or missing:
-        fail(f"installed closure differs from {LOCK}: extra={extra} missing={missing}; re-lock with `pods lock rootfs`")
-    for name, pkg in want.items():
-        if got[name] != pkg["version"]:
-            fail(f"{LOCK}: {name} locked at {pkg['version']} but apt installed {got[name]}")
-    shown = _installer().parse_stanzas(subprocess.run(
-        ["chroot", root, "apt-cache", "show", "--no-all-versions",
-         *(f"{n}={p['version']}" for n, p in sorted(want.items()))],
-        check=True, capture_output=True, text=True,
-    ).stdout)
-    for name, pkg in sorted(want.items()):
-        index_sha = shown.get(name, {}).get("SHA256")
-        if index_sha != pkg["sha256"]:
-            fail(f"{LOCK}: sha256 mismatch for {name} {pkg['version']}: lock has {pkg['sha256']}, archive index has {index_sha}")
-    print(f"rootfs: verified {len(want)} packages against {os.path.basename(LOCK)}", file=sys.stderr)
+    """The installed closure is the locked one, each .deb the one the signed index names."""
+    pkgs = load_lock()["debian"]["packages"]
+    installed = chroot_output(root, "dpkg-query", "-W", "-f=${Package}\t${Version}\n")
+    found = dict(line.split("\t", 1) for line in installed.splitlines() if line)
+    shown = chroot_output(
+        root, "apt-cache", "show", "--no-all-versions", *(f"{p['name']}={p['version']}" for p in pkgs)
+    )
+    problem = contract.closure_problem(pkgs, found, contract.stanzas_by_package(shown))
+    if problem:
+        fail(f"{LOCK_PATH}: {problem}; expected exactly the locked closure: "
+             f"re-lock with `{contract.relock_command('rootfs')}`")
+    print(f"rootfs: verified {len(pkgs)} packages against {LOCK_PATH}", file=sys.stderr)
 
 
 def build(out: str) -> None:
@@ -99,7 +87,8 @@ def build(out: str) -> None:
     env = dict(os.environ, SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH)
     result = subprocess.run(argv, env=env)
     if result.returncode != 0:
-        fail(f"mmdebstrap failed (exit {result.returncode}); if a locked version left the archive, run `pods lock --upgrade rootfs`")
+        fail(f"mmdebstrap failed (exit {result.returncode}); if a locked version left the archive, "
+             f"run `{contract.relock_command('rootfs', upgrade=True)}`")
 
 
 if __name__ == "__main__":

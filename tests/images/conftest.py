@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pods_contract
 import pytest
 
 from images.harness import Pod
@@ -17,7 +18,7 @@ def pod() -> Pod:
 @pytest.fixture(scope="session")
 def locks(pod: Pod) -> dict[str, dict]:
     """Every lock (bill of materials) the image carries, by pod name, read from the image."""
-    listing = pod.sh("ls /usr/share/pods/*.lock.json").split()
+    listing = pod.sh(f"ls {pods_contract.IMAGE_LOCK_DIR}/*.lock.json").split()
     out = {}
     for path in listing:
         name = path.rsplit("/", 1)[1].removesuffix(".lock.json")

@@ -18,27 +18,43 @@ import subprocess
 import time
 import tomllib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pods_contract
 import pytest
 
 # Shipped into the test sandbox by the src/engine:engine files target.
 ENGINE = str(Path("src/engine/docker").resolve())
 ENTRYPOINT = "/usr/local/bin/pods-entrypoint"
 # The named exclusion lists (build_files:exclusions), and the labels the engine wrapper
-# puts on an image built with one.
+# puts on an image built with one (the contract names them).
 EXCLUSIONS = Path("build_files/exclusions.toml")
-LABEL_EXCLUSIONS = "io.github.bazzite-ai.pods.exclusions"
-LABEL_EXCLUDED = "io.github.bazzite-ai.pods.excluded"
+LABEL_EXCLUSIONS = pods_contract.LIST_LABEL
+LABEL_EXCLUDED = pods_contract.EXCLUDED_LABEL
 
 
 def engine(
-    *args: str, check: bool = True, timeout: float = 600, input: str | None = None
+    *args: str,
+    check: bool = True,
+    timeout: float = 600,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run the engine (podman, or docker with PODS_ENGINE=docker) and capture its output."""
-    result = subprocess.run([ENGINE, *args], capture_output=True, text=True, timeout=timeout, input=input)
+    """Run the engine (podman, or docker with PODS_ENGINE=docker) and capture its output.
+
+    `env` is merged over this process's environment (e.g. private_storage's, or a
+    PODS_* setting), so a test never needs a runner of its own.
+    """
+    result = subprocess.run(
+        [ENGINE, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        env={**os.environ, **env} if env is not None else None,
+    )
     if check and result.returncode != 0:
         raise AssertionError(
             f"`{' '.join(args[:4])} ...` exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
@@ -98,7 +114,7 @@ class Pod:
 
     def excluded(self) -> dict[str, str]:
         """{component: "excluded by list <list>: <reason>"} for what this image was built without."""
-        names = [n for n in self.labels.get(LABEL_EXCLUDED, "").split(",") if n]
+        names = pods_contract.parse_excluded(self.labels.get(LABEL_EXCLUDED, ""))
         if not names:
             return {}
         list_name = self.labels.get(LABEL_EXCLUSIONS, "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import string
 import time
 import urllib.request
 
@@ -152,3 +154,17 @@ def test_helm_reports_locked_version(pod: Pod, vendor_versions: dict[str, str]) 
 def test_dotnet_sdk_reports_locked_version(pod: Pod, vendor_versions: dict[str, str]) -> None:
     skip_if_excluded(pod, "dotnet-sdk")
     assert pod.sh("dotnet --version") == vendor_versions["dotnet-sdk"]
+
+
+def test_locked_env_reaches_every_command_exactly(pod: Pod, locks: dict[str, dict]) -> None:
+    """Each pod's `env:` (from its lock) is what a command in the pod sees: values literal,
+    only $NAME/${NAME} references expanded, against the image's own environment."""
+    declared = {name: value for lock in locks.values() for name, value in (lock.get("env") or {}).items()}
+    assert declared, "base's lock declares env: (DOTNET_ROOT, ...); this test needs some"
+    raw = pod.run("-0", image_entrypoint=True, extra=["--entrypoint", "/usr/bin/env"]).stdout
+    image_env = collections.defaultdict(str, (item.split("=", 1) for item in raw.split("\0") if item))
+    seen = pod.run("env", "-0").stdout
+    got = dict(item.split("=", 1) for item in seen.split("\0") if item)
+    # string.Template's $NAME / ${NAME} is the only expansion the contract allows.
+    expected = {name: string.Template(value).substitute(image_env) for name, value in declared.items()}
+    assert {name: got.get(name) for name in declared} == expected

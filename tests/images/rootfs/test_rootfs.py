@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 
+import pods_contract
 from images.harness import Pod, engine
 from pods.sizes import compressed_size
 
@@ -66,7 +67,7 @@ def test_oci_labels(pod: Pod) -> None:
     assert labels[prefix + "title"] == f"bazzite-ai-pod-{pod.name}"
     # No commit revision (it would change every key on every commit); the input key instead.
     assert prefix + "revision" not in labels
-    assert re.fullmatch(r"[0-9a-f]{64}", labels.get("io.github.bazzite-ai.pods.input-key", "")), labels
+    assert re.fullmatch(r"[0-9a-f]{64}", labels.get(pods_contract.KEY_LABEL, "")), labels
 
 
 def test_tags_follow_the_family_naming(pod: Pod) -> None:
@@ -195,7 +196,8 @@ def test_download_size_within_reference(pod: Pod) -> None:
 
 
 def test_what_the_image_lacks_is_labelled_with_a_reason(pod: Pod) -> None:
-    # pods-install records each component it left out; the label (and so every skipped
-    # test's reason) must name exactly those.
-    recorded = pod.sh("cat /usr/share/pods/excluded 2>/dev/null || true").split()
-    assert set(pod.excluded()) == {line.split("/", 1)[1] for line in recorded}
+    # pods-install records each component it left out, by bare name and once; the label
+    # (and so every skipped test's reason) must name exactly those.
+    recorded = pod.sh(f"cat {pods_contract.IMAGE_EXCLUDED_FILE} 2>/dev/null || true")
+    assert recorded == pods_contract.render_excluded_file(recorded.split()).strip()
+    assert set(pod.excluded()) == set(pods_contract.parse_excluded(recorded))
