@@ -24,7 +24,8 @@ IMAGE_TESTS = "tests/images"
 # Over-selecting costs little (an unchanged image's input key is already in the cache
 # registry, so it is pulled, not built); under-selecting would publish a stale image.
 SHARED_PREFIXES = ("src/engine/",)
-SHARED_FILES = ("pants.toml", "pants")
+# pods_contract ships into every image (beside pods-install) and the engine reads it.
+SHARED_FILES = ("pants.toml", "pants", "src/python/pods_contract.py")
 
 
 def pod_target(pod: str) -> str:

@@ -305,8 +305,8 @@ def install_in_rootfs_fails(lock: dict, tmp_path: Path) -> str:
 def test_stale_lock_in_a_build_apt_closure_differs(repo, tmp_path):
     # jq without libjq1: what a lock made on a parent that already had libjq1 looks like.
     assert install_in_rootfs_fails(base_lock_of(repo, ("jq", "libonig5")), tmp_path) == (
-        "pods-install: pod base: debian: apt would also install libjq1: expected exactly the closure "
-        "build_files/base/pod.lock.json names, found more on this parent; "
+        "pods-install: pod base: debian: apt's closure differs from the lock: also libjq1: expected exactly "
+        "the closure build_files/base/pod.lock.json names on this parent; "
         f"the lock is stale: run `{RELOCK} base`"
     )
 
@@ -327,8 +327,8 @@ def test_tampered_debian_index_entry_when_installing(repo, tmp_path):
     jq = lock["debian"]["packages"][0]
     real, jq["sha256"] = jq["sha256"], PUBLISHED
     assert install_in_rootfs_fails(lock, tmp_path) == (
-        f"pods-install: pod base: debian jq {jq['version']}: sha256 mismatch in the archive index: "
-        f"expected {PUBLISHED} (build_files/base/pod.lock.json), found {real}; "
+        f"pods-install: pod base: debian: jq {jq['version']}: sha256 {PUBLISHED} in the lock, {real} in the "
+        "archive index: expected the files build_files/base/pod.lock.json names; "
         f"if the archive changed that version on purpose, run `{RELOCK} --upgrade base`"
     )
 
