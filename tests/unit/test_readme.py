@@ -63,5 +63,7 @@ def test_each_run_line_says_which_engine_mode_it_is_for():
             comment = line if after_command else f"{comment} {line}"
             after_command = False
         else:
-            assert re.search(r"rootless|rootful|docker|apptainer", comment), f"README.md: `{line}` says not what it is for"
+            assert re.search(
+                r"rootless|rootful|docker|apptainer", comment
+            ), f"README.md: `{line}` says not what it is for"
             after_command = True

