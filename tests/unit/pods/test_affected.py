@@ -138,7 +138,9 @@ def test_shared_file_selects_every_pod_from_the_root(repo, capsys):
     assert wave_pods(plan(repo, capsys)) == depth_waves(list(FAMILY.topological()))
 
 
-@pytest.mark.parametrize("path", ["src/engine/docker", "pants.toml", "build_files/newdir/x.sh", "src/python/pods_contract.py"])
+@pytest.mark.parametrize(
+    "path", ["src/engine/docker", "pants.toml", "build_files/newdir/x.sh", "src/python/pods_contract.py"]
+)
 def test_what_reaches_every_image_selects_every_pod(repo, capsys, path):
     edit(repo, path)
     assert plan(repo, capsys)["pods"] == list(FAMILY.topological())
