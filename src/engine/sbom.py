@@ -243,36 +243,15 @@ def build_sbom(info: dict, locks: dict[str, dict], excluded_in_image: list[str])
     excluded = set(parse_excluded(labels.get(EXCLUDED_LABEL, ""))) | set(excluded_in_image)
 
     components: dict[str, dict] = {}
-    absent: list[str] = []
+    absent: set[str] = set(excluded)
     # Root first, so a component two locks name is attributed to the pod that added it.
     for pod in _ancestry(locks):
         found, lacking = lock_components(pod, locks[pod], excluded)
         for component in found:
             components.setdefault(component["bom-ref"], component)
-        absent += lacking
-    absent = sorted(set(absent) | excluded)
+        absent.update(lacking)
 
-    name = (
-        labels.get(TITLE_LABEL) or (info.get("RepoTags") or ["unnamed"])[0].rsplit("/", 1)[-1].split(":")[0]
-    )
-    image_properties = [_property("image-id", f"sha256:{image_id}")]
-    if labels.get(KEY_LABEL):
-        image_properties.append({"name": KEY_LABEL, "value": labels[KEY_LABEL]})
-    if labels.get(LIST_LABEL):
-        image_properties.append({"name": LIST_LABEL, "value": labels[LIST_LABEL]})
-    # Present in a lock but not in the image: listed here, never as components.
-    image_properties.append({"name": EXCLUDED_LABEL, "value": render_excluded(absent)})
-    image_properties += [_property("absent", x) for x in absent]
-    image_properties += [_property("lock", pod) for pod in sorted(locks)]
-
-    image = {
-        "type": "container",
-        "bom-ref": f"image:sha256:{image_id}",
-        "name": name,
-        "version": labels.get(VERSION_LABEL, ""),
-        "description": labels.get("org.opencontainers.image.description", ""),
-        "properties": image_properties,
-    }
+    image = image_component(info, labels, sorted(absent), sorted(locks))
     ordered = sorted(components.values(), key=lambda c: (c["purl"].split("/", 1)[0], c["name"], c["bom-ref"]))
     return {
         "bomFormat": "CycloneDX",
@@ -286,6 +265,31 @@ def build_sbom(info: dict, locks: dict[str, dict], excluded_in_image: list[str])
         },
         "components": ordered,
         "dependencies": [{"ref": image["bom-ref"], "dependsOn": [c["bom-ref"] for c in ordered]}],
+    }
+
+
+def image_component(info: dict, labels: dict[str, str], absent: list[str], pods: list[str]) -> dict:
+    """The image itself: its ID, key, exclusion list, what it lacks and which locks it holds."""
+    image_id = info["Id"].removeprefix("sha256:")
+    name = (
+        labels.get(TITLE_LABEL) or (info.get("RepoTags") or ["unnamed"])[0].rsplit("/", 1)[-1].split(":")[0]
+    )
+    properties = [_property("image-id", f"sha256:{image_id}")]
+    if labels.get(KEY_LABEL):
+        properties.append({"name": KEY_LABEL, "value": labels[KEY_LABEL]})
+    if labels.get(LIST_LABEL):
+        properties.append({"name": LIST_LABEL, "value": labels[LIST_LABEL]})
+    # Present in a lock but not in the image: listed here, never as components.
+    properties.append({"name": EXCLUDED_LABEL, "value": render_excluded(absent)})
+    properties += [_property("absent", x) for x in absent]
+    properties += [_property("lock", pod) for pod in pods]
+    return {
+        "type": "container",
+        "bom-ref": f"image:sha256:{image_id}",
+        "name": name,
+        "version": labels.get(VERSION_LABEL, ""),
+        "description": labels.get("org.opencontainers.image.description", ""),
+        "properties": properties,
     }
 
 
