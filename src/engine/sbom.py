@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -28,37 +27,40 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-KEY_LABEL = "io.github.bazzite-ai.pods.input-key"
-LIST_LABEL = "io.github.bazzite-ai.pods.exclusions"
-EXCLUDED_LABEL = "io.github.bazzite-ai.pods.excluded"
-VERSION_LABEL = "org.opencontainers.image.version"
-TITLE_LABEL = "org.opencontainers.image.title"
-LOCK_DIR = "/usr/share/pods"
-PROPERTY = "io.github.bazzite-ai.pods"
+import checkout  # noqa: F401  (puts pods_contract on the path)
+from engine_binary import ENGINE, EngineError
+from pods_contract import (
+    EXCLUDED_LABEL,
+    IMAGE_EXCLUDED_FILE,
+    IMAGE_LOCK_DIR,
+    KEY_LABEL,
+    LABEL_PREFIX,
+    LIST_LABEL,
+    TITLE_LABEL,
+    VERSION_LABEL,
+    ContractError,
+    parse_excluded,
+    parse_lock,
+    render_excluded,
+)
+
+PROPERTY = LABEL_PREFIX
 TOOL_VERSION = "1"
 # uuid5 namespace for serial numbers: the same image always gets the same serial.
 SERIAL_NAMESPACE = uuid.UUID("5b0d3c1e-8f47-4a52-9a59-3f2f0c6a1d70")
 
 
-class SbomError(Exception):
+class SbomError(EngineError):
     """One line for the user: what failed, and what to do."""
 
 
 # --- reading the image ------------------------------------------------------------------
 
 
-def _podman(*args: str) -> str:
-    result = subprocess.run(["podman", *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        detail = (result.stderr or "").strip().splitlines()
-        raise SbomError(
-            f"`podman {' '.join(args[:2])}` failed: {detail[-1] if detail else result.returncode}"
-        )
-    return result.stdout
-
-
-def inspect_image(image: str) -> dict:
-    return json.loads(_podman("image", "inspect", image))[0]
+def excluded_in_file(text: str) -> list[str]:
+    """The names in an image's excluded file: bare (`helm`), or, as older installers wrote
+    them, qualified by pod (`base/helm`)."""
+    return parse_excluded(" ".join(name.rsplit("/", 1)[-1] for name in text.split()))
 
 
 def read_locks(image: str) -> tuple[dict[str, dict], list[str]]:
@@ -66,22 +68,29 @@ def read_locks(image: str) -> tuple[dict[str, dict], list[str]]:
     its /usr/share/pods/excluded (what the installer skipped)."""
     # A created (never started) container is the portable way in: `podman image mount`
     # needs root, and a run would start the pod's entrypoint.
-    container = _podman("create", "--quiet", image).strip()
+    container = ENGINE.podman("create", "--quiet", image).stdout.strip()
     try:
         with tempfile.TemporaryDirectory(prefix="pods-sbom-") as tmp:
-            _podman("cp", f"{container}:{LOCK_DIR}", tmp)
-            folder = Path(tmp, Path(LOCK_DIR).name)
+            ENGINE.podman("cp", f"{container}:{IMAGE_LOCK_DIR}", tmp)
+            folder = Path(tmp, Path(IMAGE_LOCK_DIR).name)
             locks = {}
             for path in sorted(folder.glob("*.lock.json")):
-                lock = json.loads(path.read_text())
+                lock = read_image_lock(image, path)
                 locks[lock.get("pod") or path.name.removesuffix(".lock.json")] = lock
-            excluded_file = folder / "excluded"
-            excluded = excluded_file.read_text().split() if excluded_file.exists() else []
+            excluded_file = folder / Path(IMAGE_EXCLUDED_FILE).name
+            excluded = excluded_in_file(excluded_file.read_text()) if excluded_file.exists() else []
     finally:
-        subprocess.run(["podman", "rm", "--force", container], capture_output=True)
+        ENGINE.podman("rm", "--force", container, check=False)
     if not locks:
-        raise SbomError(f"{image}: no {LOCK_DIR}/*.lock.json in the image; is it a pod image?")
+        raise SbomError(f"{image}: no {IMAGE_LOCK_DIR}/*.lock.json in the image; is it a pod image?")
     return locks, excluded
+
+
+def read_image_lock(image: str, path: Path) -> dict:
+    try:
+        return parse_lock(path.read_bytes(), f"{image[:12]}:{IMAGE_LOCK_DIR}/{path.name}")
+    except ContractError as e:
+        raise SbomError(str(e)) from None
 
 
 # --- components ---------------------------------------------------------------------------
@@ -229,39 +238,20 @@ def build_sbom(info: dict, locks: dict[str, dict], excluded_in_image: list[str])
     """The SBOM document, from `podman image inspect` output and the image's locks."""
     labels = info.get("Labels") or info.get("Config", {}).get("Labels") or {}
     image_id = info["Id"].removeprefix("sha256:")
-    excluded = {x for x in labels.get(EXCLUDED_LABEL, "").split(",") if x} | set(excluded_in_image)
+    # What the image lacks: its label (the engine's) and its excluded file (the installer's);
+    # either alone is enough, so an image built without the label is described right too.
+    excluded = set(parse_excluded(labels.get(EXCLUDED_LABEL, ""))) | set(excluded_in_image)
 
     components: dict[str, dict] = {}
-    absent: list[str] = []
+    absent: set[str] = set(excluded)
     # Root first, so a component two locks name is attributed to the pod that added it.
     for pod in _ancestry(locks):
         found, lacking = lock_components(pod, locks[pod], excluded)
         for component in found:
             components.setdefault(component["bom-ref"], component)
-        absent += lacking
-    absent = sorted(set(absent) | excluded)
+        absent.update(lacking)
 
-    name = (
-        labels.get(TITLE_LABEL) or (info.get("RepoTags") or ["unnamed"])[0].rsplit("/", 1)[-1].split(":")[0]
-    )
-    image_properties = [_property("image-id", f"sha256:{image_id}")]
-    if labels.get(KEY_LABEL):
-        image_properties.append({"name": KEY_LABEL, "value": labels[KEY_LABEL]})
-    if labels.get(LIST_LABEL):
-        image_properties.append({"name": LIST_LABEL, "value": labels[LIST_LABEL]})
-    # Present in a lock but not in the image: listed here, never as components.
-    image_properties.append({"name": EXCLUDED_LABEL, "value": ",".join(absent)})
-    image_properties += [_property("absent", x) for x in absent]
-    image_properties += [_property("lock", pod) for pod in sorted(locks)]
-
-    image = {
-        "type": "container",
-        "bom-ref": f"image:sha256:{image_id}",
-        "name": name,
-        "version": labels.get(VERSION_LABEL, ""),
-        "description": labels.get("org.opencontainers.image.description", ""),
-        "properties": image_properties,
-    }
+    image = image_component(info, labels, sorted(absent), sorted(locks))
     ordered = sorted(components.values(), key=lambda c: (c["purl"].split("/", 1)[0], c["name"], c["bom-ref"]))
     return {
         "bomFormat": "CycloneDX",
@@ -275,6 +265,31 @@ def build_sbom(info: dict, locks: dict[str, dict], excluded_in_image: list[str])
         },
         "components": ordered,
         "dependencies": [{"ref": image["bom-ref"], "dependsOn": [c["bom-ref"] for c in ordered]}],
+    }
+
+
+def image_component(info: dict, labels: dict[str, str], absent: list[str], pods: list[str]) -> dict:
+    """The image itself: its ID, key, exclusion list, what it lacks and which locks it holds."""
+    image_id = info["Id"].removeprefix("sha256:")
+    name = (
+        labels.get(TITLE_LABEL) or (info.get("RepoTags") or ["unnamed"])[0].rsplit("/", 1)[-1].split(":")[0]
+    )
+    properties = [_property("image-id", f"sha256:{image_id}")]
+    if labels.get(KEY_LABEL):
+        properties.append({"name": KEY_LABEL, "value": labels[KEY_LABEL]})
+    if labels.get(LIST_LABEL):
+        properties.append({"name": LIST_LABEL, "value": labels[LIST_LABEL]})
+    # Present in a lock but not in the image: listed here, never as components.
+    properties.append({"name": EXCLUDED_LABEL, "value": render_excluded(absent)})
+    properties += [_property("absent", x) for x in absent]
+    properties += [_property("lock", pod) for pod in pods]
+    return {
+        "type": "container",
+        "bom-ref": f"image:sha256:{image_id}",
+        "name": name,
+        "version": labels.get(VERSION_LABEL, ""),
+        "description": labels.get("org.opencontainers.image.description", ""),
+        "properties": properties,
     }
 
 
@@ -296,7 +311,7 @@ def render(document: dict) -> bytes:
 
 def sbom_for_image(image: str) -> bytes:
     locks, excluded = read_locks(image)
-    return render(build_sbom(inspect_image(image), locks, excluded))
+    return render(build_sbom(ENGINE.inspect(image), locks, excluded))
 
 
 def main(argv: list[str]) -> int:
@@ -310,7 +325,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         data = sbom_for_image(argv[0])
-    except SbomError as e:
+    except EngineError as e:
         print(f"pods: error: {e}", file=sys.stderr)
         return 1
     if len(argv) == 3:

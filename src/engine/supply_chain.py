@@ -1,6 +1,6 @@
 """SBOM, signature and SBOM attestation for each published pod image (cosign).
 
-Called by pods_engine.push after an image's key tag (its 64-hex input key) is in a
+Called by pods_engine.publish after an image's key tag (its 64-hex input key) is in a
 registry. Everything is attached to the pushed manifest digest, never to a tag, so it
 holds for every tag of the image (version, latest, stable) and cannot be moved:
 
@@ -26,6 +26,7 @@ Standard library only: it runs on the host's python3 under Pants' `env -i`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -35,22 +36,16 @@ import tempfile
 from pathlib import Path
 
 import sbom
+from engine_binary import ENGINE, EngineError, is_loopback, say
+from records import state_dir, write_atomic
 
 # Signed without the public transparency log, so verified without it too.
 NO_TLOG = ("--insecure-ignore-tlog=true",)
 COSIGN_HINT = "run ./pants once (it provisions cosign into its cache) or put cosign on PATH"
 
 
-class SupplyChainError(Exception):
+class SupplyChainError(EngineError):
     """One line for the user: what failed, and what to do."""
-
-
-def say(line: str) -> None:
-    print(f"pods: {line}", flush=True)
-
-
-def is_loopback(ref: str) -> bool:
-    return ref.split("/", 1)[0].rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]")
 
 
 def find_cosign() -> str:
@@ -126,31 +121,13 @@ class Cosign:
         return text.replace(self.password, "***") if self.password else text
 
 
-def manifest_digest(ref: str) -> tuple[str, dict] | None:
-    """(manifest digest, manifest) a registry reference resolves to, or None."""
-    tls = ["--tls-verify=false"] if is_loopback(ref) else []
-    result = subprocess.run(["skopeo", "inspect", "--raw", *tls, f"docker://{ref}"], capture_output=True)
-    if result.returncode != 0:
-        return None
-    return "sha256:" + hashlib.sha256(result.stdout).hexdigest(), json.loads(result.stdout)
-
-
 def attachment_ref(repository: str, digest: str, kind: str) -> str:
     return f"{repository}:{digest.replace(':', '-')}.{kind}"
 
 
-def publish_supply_chain(
-    ref: str, repository: str, local_id: str, known: tuple[str, dict] | None = None
-) -> None:
-    """Attach the SBOM to the digest `ref` resolves to (and sign and attest it, with a
-    key). `local_id` is the image ID the registry's manifest must describe; `known` is
-    that manifest with its digest when the push step has just read it."""
-    remote = known or manifest_digest(ref)
-    if remote is None or (remote[1].get("config") or {}).get("digest") != f"sha256:{local_id}":
-        raise SupplyChainError(
-            f"{ref}: not found in the registry as image {local_id[:12]}; re-run `./pants publish`"
-        )
-    digest = remote[0]
+def publish_supply_chain(ref: str, repository: str, local_id: str, digest: str) -> None:
+    """Attach the SBOM to the manifest `digest` that `ref` was pushed as (and sign and
+    attest it, with a key). `local_id` is the image ID that manifest describes."""
     target = f"{repository}@{digest}"
     password = key_password()
     cosign = Cosign(ref, password)
@@ -173,21 +150,15 @@ def publish_supply_chain(
 def cached_sbom(ref: str, local_id: str) -> bytes:
     """The image's SBOM, made once per image ID: it depends on the image alone, and making
     it (reading the locks out of a container) is the slow part of a re-publish."""
-    folder = Path(__file__).resolve().parent.parent.parent / ".pods" / "sbom"
-    path = folder / f"{local_id}.cdx.json"
+    path = state_dir("sbom") / f"{local_id}.cdx.json"
     if path.is_file():
         return path.read_bytes()
     try:
         document = sbom.sbom_for_image(local_id)
-    except sbom.SbomError as e:
+    except EngineError as e:
         raise SupplyChainError(f"{ref}: SBOM: {e}") from e
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(document)
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only checkout just makes it again next time
+    with contextlib.suppress(OSError):  # a read-only checkout just makes it again next time
+        write_atomic(path, document)
     return document
 
 
@@ -208,7 +179,7 @@ def read_public_key(cosign: Cosign, public: Path) -> Path:
 
 
 def attach_sbom(cosign: Cosign, target: str, tag_ref: str, path: Path, document: bytes) -> None:
-    existing = manifest_digest(tag_ref)
+    existing = ENGINE.manifest(tag_ref)
     layers = (existing[1].get("layers") or []) if existing else []
     if [layer.get("digest") for layer in layers] == ["sha256:" + hashlib.sha256(document).hexdigest()]:
         say(f"{target}: SBOM already attached")
@@ -230,7 +201,7 @@ def attach_sbom(cosign: Cosign, target: str, tag_ref: str, path: Path, document:
 
 def sign(cosign: Cosign, target: str, tag_ref: str, key: str, public: Path) -> None:
     if (
-        manifest_digest(tag_ref)
+        ENGINE.manifest(tag_ref)
         and cosign.run("verify", "--key", str(public), *NO_TLOG, target).returncode == 0
     ):
         say(f"{target}: already signed by this key")
@@ -242,7 +213,7 @@ def sign(cosign: Cosign, target: str, tag_ref: str, key: str, public: Path) -> N
 def attest(
     cosign: Cosign, target: str, tag_ref: str, key: str, public: Path, path: Path, document: bytes
 ) -> None:
-    if manifest_digest(tag_ref):
+    if ENGINE.manifest(tag_ref):
         result = cosign.run(
             "verify-attestation", "--key", str(public), "--type", "cyclonedx", *NO_TLOG, target
         )

@@ -21,30 +21,26 @@ from pathlib import Path
 
 import pytest
 
-from images.harness import ENGINE, private_storage
+from images.harness import ENGINE, engine, private_storage
 
 KEY_LABEL = "io.github.bazzite-ai.pods.input-key"
 
 
-def wrapper(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([ENGINE, *args], capture_output=True, text=True, timeout=600, env=env)
-    if check:
-        assert result.returncode == 0, f"{args[:2]}: {result.stdout}{result.stderr}"
-    return result
-
-
 @pytest.fixture(scope="module")
 def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A storage of our own holding only rootfs (the image Pants built for this test)."""
+    """A storage of our own holding only rootfs (the image Pants built for this test); the
+    engine uses it for the whole module."""
     root = tmp_path_factory.mktemp("storage")
     rootfs = json.loads(Path("pods/rootfs.docker-info.json").read_text())["image_id"]
     archive = root / "rootfs.tar"
-    wrapper(dict(os.environ), "save", "--format", "docker-archive", "--output", str(archive), rootfs)
+    engine("save", "--format", "docker-archive", "--output", str(archive), rootfs)
     env = private_storage(root)
-    wrapper(env, "load", "--input", str(archive))
-    env["TEST_ROOTFS"] = rootfs
-    yield env
-    wrapper(env, "rmi", "--all", "--force", check=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CONTAINERS_STORAGE_CONF", env["CONTAINERS_STORAGE_CONF"])
+        engine("load", "--input", str(archive))
+        env["TEST_ROOTFS"] = rootfs
+        yield env
+        engine("rmi", "--all", "--force", check=False)
 
 
 def context(*lines: str) -> Path:
@@ -61,14 +57,14 @@ def build_argv(ctx: Path, *tags: str) -> list[str]:
     return [*args, "--file", str(ctx / "Containerfile"), str(ctx)]
 
 
-def working_containers(env: dict[str, str]) -> set[str]:
-    return set(wrapper(env, "ps", "--all", "--external", "--format", "{{.ID}}").stdout.split())
+def working_containers() -> set[str]:
+    return set(engine("ps", "--all", "--external", "--format", "{{.ID}}").stdout.split())
 
 
 def test_ctrl_c_during_a_build_tags_nothing_and_leaves_no_working_container(storage: dict[str, str]) -> None:
     ctx = context(f"FROM {storage['TEST_ROOTFS']}", "RUN sleep 120")
     ref = f"localhost/pods-test-{ctx.name}:latest"
-    assert working_containers(storage) == set()
+    assert working_containers() == set()
     proc = subprocess.Popen(
         build_argv(ctx),
         stdout=subprocess.PIPE,
@@ -78,7 +74,7 @@ def test_ctrl_c_during_a_build_tags_nothing_and_leaves_no_working_container(stor
         env=storage,
     )
     deadline = time.monotonic() + 120
-    while not working_containers(storage):  # the RUN step has started
+    while not working_containers():  # the RUN step has started
         assert proc.poll() is None and time.monotonic() < deadline, "the build never started its RUN step"
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGINT)
@@ -86,8 +82,8 @@ def test_ctrl_c_during_a_build_tags_nothing_and_leaves_no_working_container(stor
 
     assert proc.returncode != 0
     assert f"pods: {ctx.name}: build interrupted; nothing was tagged" in out
-    assert wrapper(storage, "image", "exists", ref, check=False).returncode != 0
-    assert working_containers(storage) == set()
+    assert engine("image", "exists", ref, check=False).returncode != 0
+    assert working_containers() == set()
 
 
 def test_two_builds_of_one_image_build_it_once(storage: dict[str, str]) -> None:
@@ -114,21 +110,20 @@ def test_a_second_package_run_builds_nothing_and_says_so(storage: dict[str, str]
     ctx = context(f"FROM {storage['TEST_ROOTFS']}", "LABEL pods.test=noop")
     content_tag = f"localhost/pods-test-{ctx.name}:{secrets.token_hex(32)}"
     latest = f"localhost/pods-test-{ctx.name}:latest"
-    first = wrapper(storage, *build_argv(ctx, content_tag)[1:])
-    key = wrapper(
-        storage, "image", "inspect", "--format", f'{{{{index .Labels "{KEY_LABEL}"}}}}', content_tag
-    )
-    key = key.stdout.strip()
+    first = engine(*build_argv(ctx, content_tag)[1:])
+    key = engine(
+        "image", "inspect", "--format", f'{{{{index .Labels "{KEY_LABEL}"}}}}', content_tag
+    ).stdout.strip()
     assert re.fullmatch(r"[0-9a-f]{64}", key) and f"key {key[:12]} built in" in first.stdout
 
-    again = wrapper(storage, *build_argv(ctx, content_tag, latest)[1:])
+    again = engine(*build_argv(ctx, content_tag, latest)[1:])
     said = rf"^pods: {ctx.name}: key {key[:12]} exists locally; build skipped"
     assert re.search(
         said + r" \(checked at [0-9:]+ in [0-9]+ ms\)$",
         again.stdout,
         re.M,
     ), again.stdout
-    image = wrapper(storage, "image", "inspect", "--format", "{{.Id}}", content_tag).stdout.strip()
+    image = engine("image", "inspect", "--format", "{{.Id}}", content_tag).stdout.strip()
     assert again.stdout.strip().splitlines()[-1] == f"Successfully built {image}"
     # Every tag Pants asked for names the image, though nothing was built.
-    assert wrapper(storage, "image", "inspect", "--format", "{{.Id}}", latest).stdout.strip() == image
+    assert engine("image", "inspect", "--format", "{{.Id}}", latest).stdout.strip() == image

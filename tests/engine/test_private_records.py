@@ -8,56 +8,48 @@ storage (an old release, say), and the next build would tag that image as curren
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path("src/engine").resolve()))
-import pods_engine  # noqa: E402  (the wrapper's module, run from the checkout)
-
-
-@pytest.fixture
-def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(pods_engine.tempfile, "tempdir", str(tmp_path))
-    return tmp_path
+from local_index import key_index, storage_record_key
+from records import key_lock, state_dir
 
 
 def test_the_key_index_is_made_private(temp_dir: Path) -> None:
-    folder = pods_engine.key_index()
+    folder = key_index()
     assert folder.parent == temp_dir
     assert folder.stat().st_mode & 0o777 == 0o700
 
 
 def test_a_key_index_others_can_write_is_refused(temp_dir: Path) -> None:
-    folder = temp_dir / f"pods-keys-{pods_engine.storage_record_key()}"
+    folder = temp_dir / f"pods-keys-{storage_record_key()}"
     folder.mkdir()
     folder.chmod(0o777)
     with pytest.raises(OSError, match="not a private folder of this user"):
-        pods_engine.key_index()
+        key_index()
 
 
 def test_a_key_index_that_is_a_link_is_refused(temp_dir: Path) -> None:
     elsewhere = temp_dir / "elsewhere"
     elsewhere.mkdir(mode=0o700)
-    (temp_dir / f"pods-keys-{pods_engine.storage_record_key()}").symlink_to(elsewhere)
+    (temp_dir / f"pods-keys-{storage_record_key()}").symlink_to(elsewhere)
     with pytest.raises(OSError, match="not a private folder of this user"):
-        pods_engine.key_index()
+        key_index()
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="making a folder owned by another user needs root")
 def test_a_key_index_another_user_made_is_refused(temp_dir: Path) -> None:
-    folder = temp_dir / f"pods-keys-{pods_engine.storage_record_key()}"
+    folder = temp_dir / f"pods-keys-{storage_record_key()}"
     folder.mkdir(mode=0o700)
     os.chown(folder, 65534, 65534)
     with pytest.raises(OSError, match="not a private folder of this user"):
-        pods_engine.key_index()
+        key_index()
 
 
 def test_a_lock_folder_others_can_write_falls_back_to_the_checkout(temp_dir: Path) -> None:
     shared = temp_dir / f"pods-locks-{os.getuid()}"
     shared.mkdir()
     shared.chmod(0o777)
-    with pods_engine.key_lock("rootfs", "0" * 64):
+    with key_lock("rootfs", "0" * 64):
         assert not (shared / f"{'0' * 64}.lock").exists()
-        assert (pods_engine.state_dir("locks") / f"{'0' * 64}.lock").exists()
+        assert (state_dir("locks") / f"{'0' * 64}.lock").exists()

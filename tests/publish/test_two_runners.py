@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from images.harness import ENGINE, private_storage
+from images.harness import engine, private_storage
 from publish.registry import Registry, running_registry
 
 NAMESPACE = "bazzite-ai"
@@ -36,19 +36,20 @@ def registry() -> Iterator[Registry]:
 
 
 @pytest.fixture(scope="module")
-def runner_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def runner_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Runner B's storage configuration (CONTAINERS_STORAGE_CONF): empty at first."""
     root = tmp_path_factory.mktemp("runner-b")
-    env = private_storage(root)
-    yield env
-    # Only runner B's own storage (CONTAINERS_STORAGE_CONF); its folder goes after.
-    subprocess.run([ENGINE, "rmi", "--all", "--force"], env=env, capture_output=True)
+    conf = private_storage(root)["CONTAINERS_STORAGE_CONF"]
+    yield conf
+    # Only runner B's own storage; its folder goes after.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CONTAINERS_STORAGE_CONF", conf)
+        engine("rmi", "--all", "--force", check=False)
     shutil.rmtree(root, ignore_errors=True)
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run([ENGINE, *args], capture_output=True, text=True, timeout=1500, env=env)
-    assert result.returncode == 0, f"{args[:2]} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-    return result
+def run(*args: str) -> subprocess.CompletedProcess:
+    return engine(*args, timeout=1500)
 
 
 def pants_context(tmp: Path, pod: str, *extra: str) -> Path:
@@ -68,7 +69,7 @@ def pants_context(tmp: Path, pod: str, *extra: str) -> Path:
 
 
 def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
-    registry: Registry, runner_b: dict[str, str], tmp_path: Path
+    registry: Registry, runner_b: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     infos = {pod: json.loads(Path(f"pods/{pod}.docker-info.json").read_text()) for pod in ("rootfs", "base")}
     cache = f"{registry.address}/{NAMESPACE}"
@@ -86,8 +87,9 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
         run("push", "--tls-verify=false", info["image_id"], f"{cache}/bazzite-ai-pod-{pod}:{keys[pod]}")
 
     # Runner B starts empty, and is asked what Pants asks: rootfs, base, then devops.
-    assert run("images", "-q", env=runner_b).stdout.strip() == ""
-    env = dict(runner_b, PODS_CACHE_REGISTRY=cache)
+    monkeypatch.setenv("CONTAINERS_STORAGE_CONF", runner_b)
+    monkeypatch.setenv("PODS_CACHE_REGISTRY", cache)
+    assert run("images", "-q").stdout.strip() == ""
     common = [
         "--build-arg",
         "POD_VERSION=0.1.0",
@@ -115,7 +117,6 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
             "--file",
             f"{ctx}/build_files/{pod}/Containerfile",
             str(ctx),
-            env=env,
         )
         assert (
             f"pods: {pod}: key {keys[pod][:12]} pulled from {cache}; build skipped" in got[pod].stdout
@@ -134,12 +135,11 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
         "--file",
         f"{devops_ctx}/build_files/devops/Containerfile",
         str(devops_ctx),
-        env=env,
     )
     assert re.search(r"pods: devops: key [0-9a-f]{12} built in", got_devops.stdout), got_devops.stdout
 
     def layers(ref: str) -> list[str]:
-        out = run("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref, env=runner_b).stdout
+        out = run("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref).stdout
         return json.loads(out)
 
     # devops sits on exactly runner A's base: base's layers are a prefix of devops's, and
@@ -147,7 +147,7 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
     base_layers = layers(key_tag(infos["base"]))
     assert layers(devops_tag)[: len(base_layers)] == base_layers
     assert (
-        run("image", "inspect", "--format", "{{.Id}}", key_tag(infos["base"]), env=runner_b).stdout.strip()
+        run("image", "inspect", "--format", "{{.Id}}", key_tag(infos["base"])).stdout.strip()
         == infos["base"]["image_id"]
     )
     # The fresh devops went to the shared registry under its input key, for the next runner.
@@ -157,6 +157,5 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
         "--format",
         '{{index .Labels "io.github.bazzite-ai.pods.input-key"}}',
         devops_tag,
-        env=runner_b,
     ).stdout.strip()
     assert devops_key in registry.tags(f"{NAMESPACE}/bazzite-ai-pod-devops")

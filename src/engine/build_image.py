@@ -1,0 +1,109 @@
+"""The build stage: `podman build` of one image, labelled with its input key.
+
+The whole log goes to .pods/logs/<pod>-<key12>.log; its last 60 lines are printed on
+failure. Ctrl-C lets podman stop on its own, and removes the working container the
+interrupted build left; tags are only applied to a finished image, so nothing
+half-built carries a key.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import checkout  # noqa: F401  (puts pods_contract on the path)
+from engine_binary import ENGINE, say
+from exclusions import Exclusions
+from input_key import context_files
+from pods_contract import KEY_LABEL
+from records import state_dir
+from request import BuildRequest
+
+
+class BuildStopped(Exception):
+    """The build failed or was interrupted (already said); exit with `code`."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def build_image(
+    request: BuildRequest, key: str, argv: list[str], secrets: list[str], plan: Exclusions
+) -> str:
+    """Build the image; return its ID."""
+    log = state_dir("logs") / f"{request.pod}-{key[:12]}.log"
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        iid = Path(tmp, "iid")
+        # Docker image format: OCI image configs have no HEALTHCHECK; podman drops it silently.
+        args = [
+            "build",
+            "--format",
+            "docker",
+            "--iidfile",
+            str(iid),
+            *secrets,
+            "--label",
+            f"{KEY_LABEL}={key}",
+        ]
+        args += [*plan.build_args(), *argv]
+        with open(log, "w") as out:
+            inputs = [p.relative_to(request.context).as_posix() for p in context_files(Path(request.context))]
+            out.write(f"pods: input key {key} from {', '.join(inputs)} and build args {request.build_args}\n")
+            out.flush()
+            rc = run_build(request, args, out, log, started)
+        if rc != 0:
+            print("\n".join(log.read_text(errors="replace").splitlines()[-60:]))
+            say(f"{request.pod}: build failed (exit {rc}); whole log: {log}")
+            raise BuildStopped(rc)
+        built = iid.read_text().strip()
+    say(
+        f"{request.pod}: key {key[:12]} built in {time.monotonic() - started:.0f} s"
+        + (f", without {', '.join(plan.lacks)} (list {plan.list_name})" if plan.lacks else "")
+        + f"; log: {log}"
+    )
+    return built
+
+
+def run_build(request: BuildRequest, args: list[str], out, log: Path, started: float) -> int:
+    before = working_containers()
+    proc = ENGINE.podman_logged(args, out)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reaches podman too (same process group); let it stop on its own rather
+        # than kill it mid-write.
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        # An interrupted `podman build` leaves its working container behind (buildah's
+        # "<image>-working-container"); remove the ones this build made.
+        left = remove_working_containers(before, started)
+        say(
+            f"{request.pod}: build interrupted; nothing was tagged"
+            + (f", {left} working container(s) removed" if left else "")
+            + f" (log: {log})"
+        )
+        raise BuildStopped(130) from None
+
+
+def working_containers() -> dict[str, int]:
+    """Containers that exist only in storage (buildah's working containers): ID -> created."""
+    result = ENGINE.podman("ps", "--all", "--external", "--format", "json", check=False)
+    if result.returncode != 0:
+        return {}
+    listed = json.loads(result.stdout or "[]")
+    return {c["Id"]: int(c.get("Created", 0)) for c in listed if c.get("State") == "storage"}
+
+
+def remove_working_containers(before: dict[str, int], started_monotonic: float) -> int:
+    since = time.time() - (time.monotonic() - started_monotonic) - 1
+    ours = [cid for cid, created in working_containers().items() if cid not in before and created >= since]
+    for cid in ours:
+        ENGINE.podman("rm", "--force", cid, check=False)
+    return len(ours)

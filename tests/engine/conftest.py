@@ -1,0 +1,31 @@
+"""The engine's modules, imported the way the wrapper imports them: from src/engine, with
+the checkout's src/python (the contract) put on the path by the engine itself."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path("src/engine").resolve()))
+
+
+@pytest.fixture
+def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared temp dir, as the engine sees it (machine-wide records live there)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any podman or skopeo process: what is tested must be decided from files."""
+    import engine_binary
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"the engine was asked: {args}")
+
+    monkeypatch.setattr(engine_binary.EngineBinary, "podman", refuse)
+    monkeypatch.setattr(engine_binary.EngineBinary, "manifest", refuse)
