@@ -32,7 +32,6 @@ from local_index import record_image
 from pod_lock import check_lock
 from push import push
 from records import key_lock
-from registry_state import REMOTE_TRUST_SECONDS  # noqa: F401  (tests/bench reads it here)
 from request import parse_build
 
 # Pants' content tag ({pants.hash}): the tag SBOMs and signatures hang off.

