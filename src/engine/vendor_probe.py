@@ -26,6 +26,8 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from engine_binary import EngineError
+
 TIMEOUT = 5.0  # seconds; a vendor that takes longer to send one byte is not reachable here
 
 
@@ -40,18 +42,23 @@ class Probe:
         return urlsplit(self.url).hostname or self.url
 
 
-def opener() -> urllib.request.OpenerDirector:
+def tls_context() -> ssl.SSLContext:
+    """The system's CAs, or PODS_CA_BUNDLE's; a bundle that cannot be read is one line, not
+    every upstream reported unreachable."""
     bundle = os.environ.get("PODS_CA_BUNDLE", "")
-    context = ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
-    return urllib.request.build_opener(
-        urllib.request.ProxyHandler(), urllib.request.HTTPSHandler(context=context)
-    )
-
-
-def probe(url: str, timeout: float = TIMEOUT) -> Probe:
-    request = urllib.request.Request(url, headers={"Range": "bytes=0-0", "User-Agent": "pods-probe"})
     try:
-        with opener().open(request, timeout=timeout):
+        return ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
+    except (OSError, ssl.SSLError) as e:
+        raise EngineError(
+            f"PODS_CA_BUNDLE={bundle}: not a readable CA bundle ({e}); point it at a PEM file"
+        ) from e
+
+
+def probe(url: str, timeout: float = TIMEOUT, context: ssl.SSLContext | None = None) -> Probe:
+    request = urllib.request.Request(url, headers={"Range": "bytes=0-0", "User-Agent": "pods-probe"})
+    https = urllib.request.HTTPSHandler(context=context or tls_context())
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler(), https).open(request, timeout=timeout):
             return Probe(url)
     except urllib.error.HTTPError as e:
         return Probe(url, http_error=f"{e.code} {e.reason}")
@@ -71,9 +78,10 @@ def reason_of(error: object) -> str:
 def probe_all(urls: list[str], timeout: float = TIMEOUT) -> dict[str, Probe]:
     """Every URL probed concurrently; done within `timeout` + 1 s whatever the servers do."""
     results: dict[str, Probe] = {}
+    context = tls_context()
 
     def run(url: str) -> None:
-        results[url] = probe(url, timeout)
+        results[url] = probe(url, timeout, context)
 
     threads = [threading.Thread(target=run, args=(u,), daemon=True) for u in dict.fromkeys(urls)]
     for thread in threads:

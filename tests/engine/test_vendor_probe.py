@@ -180,3 +180,18 @@ def test_a_named_list_is_not_probed(tmp_path: Path) -> None:
     plan = exclusions(request(ctx, "offline"))
     # kind is not on the list: the build downloads it (and fails there if it must), unprobed.
     assert (plan.names, plan.lacks, plan.key_args()) == (("helm",), ("helm",), {})
+
+
+def test_an_unreadable_ca_bundle_is_one_line_not_every_upstream_unreachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PODS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with pytest.raises(EngineError, match=r"^PODS_CA_BUNDLE=.*missing\.pem: not a readable CA bundle \("):
+        vendor_probe.probe_all(["https://127.0.0.1:1/x"])
+
+
+def test_an_upstream_whose_tls_fails_is_unreachable_not_broken(server: str) -> None:
+    # A plain-HTTP server asked for TLS: no HTTP answer ever comes, so nothing is "broken".
+    found = vendor_probe.probe(f"{server.replace('http:', 'https:')}/helm.tgz", timeout=2)
+    assert found.http_error == ""
+    assert found.unreachable
