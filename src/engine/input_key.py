@@ -12,10 +12,11 @@ from pods_contract import KEY_LABEL, file_digest
 from request import BuildRequest
 
 
-def input_key(request: BuildRequest) -> str:
+def input_key(request: BuildRequest, key_args: dict[str, str] | None = None) -> str:
     """Hash of every file of the build context (the Containerfile, the lock, scripts,
-    exclusion lists), the build args, and the parent's own input key in place of the
-    parent's tag.
+    exclusion lists), the build args, the exclusions stage's result (`key_args`: what a
+    probe left out, hashed like a build arg), and the parent's own input key in place of
+    the parent's tag.
 
     Pants' {pants.hash} would do on one machine, but it also covers the parent's
     docker-info.json (its image ID, which a rebuild elsewhere changes, and every
@@ -28,7 +29,7 @@ def input_key(request: BuildRequest) -> str:
         rel = path.relative_to(root).as_posix()
         mode = "x" if os.access(path, os.X_OK) else "-"
         h.update(f"file\0{rel}\0{mode}\0{file_digest(str(path))}\0".encode())
-    for name, value in sorted(request.build_args.items()):
+    for name, value in sorted({**request.build_args, **(key_args or {})}.items()):
         if name == "BASE_IMAGE":
             value = f"key:{parent_key(request, value)}"
         h.update(f"arg\0{name}\0{value}\0".encode())

@@ -4,9 +4,9 @@ Pants 2.17 runs `docker build` and `docker push` for every image on every invoca
 has no notion of "this image already exists" (pants issue #22390). This module adds it,
 as a pipeline of small stages, each its own module:
 
-    build:  request -> existing_image (no hashing) -> pod_lock -> input_key
-            -> [key lock] existing_image (by key) -> cache_registry (pull)
-            -> exclusions -> build_image -> cache_registry (push) -> local_index (record)
+    build:  request -> existing_image (no hashing) -> pod_lock -> exclusions (probe)
+            -> input_key -> [key lock] existing_image (by key) -> cache_registry (pull)
+            -> build_image -> cache_registry (push) -> local_index (record)
     push:   push (one tag, safely; registry_state) -> supply_chain (SBOM, signature)
 
 engine_binary runs every podman and skopeo process; records reads and writes every
@@ -46,13 +46,15 @@ def build(argv: list[str], secrets: list[str]) -> int:
         return adopt(request, existing)
     # The inputs changed: a bad or stale lock stops here, in one line.
     check_lock(request)
-    key = input_key(request)
+    # What is left out (PODS_EXCLUSIONS=auto probes the vendor upstreams) is part of the key.
+    plan = exclusions(request)
+    key = input_key(request, plan.key_args())
     with key_lock(request.pod, key):
         existing = find_existing(request, key) or pull_from_cache(request, key)
         if existing:
             return adopt(request, existing)
         try:
-            built = build_image(request, key, argv, secrets, exclusions(request))
+            built = build_image(request, key, argv, secrets, plan)
         except BuildStopped as stopped:
             return stopped.code
         push_to_cache(request, key, built)

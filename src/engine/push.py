@@ -1,9 +1,10 @@
 """The push stage: one tag of one image to a registry, safely.
 
 The key and version tags go first; `latest` and `stable` move only when every other tag of
-the image already points at this image in that registry, and never for an image built
-with exclusions. A tag already pointing at the image is not pushed again, so
-re-publishing uploads nothing.
+the image already points at this image in that registry, and never for an image that lacks
+any component it or its ancestors declare (its EXCLUDED_LABEL names one, whether a probe
+or a named list left it out); an image that lacks nothing moves them, rootfs included. A
+tag already pointing at the image is not pushed again, so re-publishing uploads nothing.
 """
 
 from __future__ import annotations

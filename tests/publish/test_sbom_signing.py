@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from images.harness import engine
+from publish.config import build_args
 from publish.registry import Registry
 
 REPOSITORY = "bazzite-ai/bazzite-ai-pod-rootfs"
@@ -139,7 +140,8 @@ def test_a_signed_push_verifies_and_attests_the_sbom_of_the_locks(
     (sbom,) = attested_sboms(attested.stdout)
     assert (sbom["bomFormat"], sbom["specVersion"]) == ("CycloneDX", "1.5")
     image = sbom["metadata"]["component"]
-    assert (image["type"], image["name"], image["version"]) == ("container", "bazzite-ai-pod-rootfs", "0.1.0")
+    version = build_args()["POD_VERSION"]  # what Pants built rootfs with (pants.toml)
+    assert (image["type"], image["name"], image["version"]) == ("container", "bazzite-ai-pod-rootfs", version)
     assert {"name": "io.github.bazzite-ai.pods.image-id", "value": f"sha256:{rootfs['id']}"} in image[
         "properties"
     ]

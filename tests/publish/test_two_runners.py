@@ -20,6 +20,7 @@ import pytest
 
 from images.harness import engine, private_storage
 from pods_contract import KEY_LABEL
+from publish.config import build_arg_flags
 from publish.registry import Registry, running_registry
 
 NAMESPACE = "bazzite-ai"
@@ -94,14 +95,9 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
     monkeypatch.setenv("CONTAINERS_STORAGE_CONF", runner_b)
     monkeypatch.setenv("PODS_CACHE_REGISTRY", cache)
     assert run("images", "-q").stdout.strip() == ""
-    common = [
-        "--build-arg",
-        "POD_VERSION=0.1.0",
-        "--build-arg",
-        "POD_SOURCE=https://github.com/bazzite-ai/pods",
-        "--build-arg",
-        "PODS_EXCLUSIONS=offline",
-    ]
+    # What Pants passed when it built base here: pants.toml's build args, the launcher's
+    # PODS_EXCLUSIONS (or this run's), so both runners compute the same keys.
+    common = build_arg_flags()
     rootfs_ctx = pants_context(
         tmp_path,
         "rootfs",
