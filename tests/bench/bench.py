@@ -41,6 +41,7 @@ ENGINE_DIR = REPO / "src/engine"
 sys.path.insert(0, str(REPO / "tests"))
 # How long a push reuses what an earlier push read of the registry.
 sys.path.insert(0, str(ENGINE_DIR))
+from pods_contract import read_lock, repo_lock_path  # noqa: E402
 from registry_state import REMOTE_TRUST_SECONDS  # noqa: E402
 
 # The family tree, as `pods` reads it from the Containerfiles.
@@ -91,6 +92,21 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path, log: Path | None = None)
         raise SystemExit(f"bench: `{' '.join(cmd[:4])} ...` exited {result.returncode}; see {log}")
 
 
+def baseline_exclusions(pods: list[str]) -> list[str]:
+    """What the baseline leaves out: what ours does (the same list, or under `auto`, the
+    same probe of each vendor upstream), so both sides build the same components."""
+    name = os.environ.get("PODS_EXCLUSIONS", "auto")
+    if name in ("", "none"):
+        return []
+    if name != "auto":
+        return sorted(tomllib.loads((REPO / "build_files/exclusions.toml").read_text()).get(name, {}))
+    from vendor_probe import probe_all
+
+    items = [item for pod in pods for item in read_lock(str(REPO / repo_lock_path(pod))).get("vendor", [])]
+    probes = probe_all([item["url"] for item in items])
+    return sorted({item["name"] for item in items if probes[item["url"]].unreachable})
+
+
 class Baseline:
     """Sequential `podman build` of each Containerfile, as upstream's justfile does."""
 
@@ -100,8 +116,7 @@ class Baseline:
         self.ctx = work / "ctx"
         self.log = work / "baseline.log"
         shutil.copytree(REPO / "build_files", self.ctx / "build_files")
-        lists = tomllib.loads((REPO / "build_files/exclusions.toml").read_text())
-        self.exclude = ",".join(sorted(lists.get(os.environ.get("PODS_EXCLUSIONS", "offline"), {})))
+        self.exclude = ",".join(baseline_exclusions(pods))
 
     def rootfs_tar(self) -> None:
         out = self.ctx / "build_files/rootfs/rootfs.tar"
@@ -357,9 +372,7 @@ def report(results: dict[str, tuple[float, float]], pods: list[str], out: Path |
         met = "met" if per_image < 2 else "MISSED"
         print(f"target re-publish < 2 s per image: {per_image:.1f} s -> {met}")
     if out:
-        out.write_text(
-            json.dumps({"machine": machine(), "pods": pods, "results": results}, indent=2) + "\n"
-        )
+        out.write_text(json.dumps({"machine": machine(), "pods": pods, "results": results}, indent=2) + "\n")
     return 0
 
 

@@ -118,6 +118,9 @@ class Pod:
         if not names:
             return {}
         list_name = self.labels.get(LABEL_EXCLUSIONS, "")
+        if list_name == "auto":  # left out by the build's probe (src/engine/vendor_probe.py)
+            why = "excluded by PODS_EXCLUSIONS=auto: its upstream was unreachable when the image was built"
+            return {n: why for n in names}
         reasons = tomllib.loads(EXCLUSIONS.read_text()).get(list_name, {})
         unknown = [n for n in names if n not in reasons]
         # A component left out for no recorded reason is a build defect, not a skip.

@@ -161,8 +161,8 @@ def test_every_action_is_on_a_major_that_runs_on_node24():
 
 
 def test_the_workflow_builds_every_component_so_a_release_is_full_or_fails():
-    # A named list (the launcher's default is `offline`) would leave components out, and an
-    # image that lacks one is never published as stable or latest.
+    # The launcher's default (`auto`) or a named list would leave unreachable components
+    # out, and an image that lacks one is never published as stable or latest.
     assert POD_JOB["jobs"]["pod"]["env"]["PODS_EXCLUSIONS"] == "none"
     assert PLAN["env"]["PODS_EXCLUSIONS"] == "none"
     for workflow in (PLAN, POD_JOB):
