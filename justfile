@@ -6,12 +6,16 @@
 #   just pod test <variant>|all    ./pants test on <variant>'s image tests: its own and every ancestor's
 #   just pod graph                 ./pants run src/python/pods:pods -- graph
 #
-# tests/unit/test_justfile.py runs the recipe below with a stand-in ./pants and checks each
-# command, so keep it plain bash reading its arguments as $1 and $2 (no {{...}}).
+# Get just with `pip install rust-just` (or your distribution's `just` package).
+# tests/unit/test_justfile.py runs the recipe below with the real just (PyPI's rust-just)
+# and a stand-in ./pants, and checks each command; the recipe is plain bash reading its
+# arguments as $1 and $2. [no-exit-message]: bad input is the recipe's own one line, without
+# just's "recipe failed" line after it.
 
 set positional-arguments := true
 
 # build, push or test a pod (or all), or print the family chart
+[no-exit-message]
 pod action variant="":
     #!/usr/bin/env bash
     set -euo pipefail

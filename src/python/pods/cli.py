@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pods_contract import repo_lock_path
 
-from pods import chart, lockfile, matrix, prelude, sizes
+from pods import chart, kube, lockfile, matrix, prelude, sizes
 from pods.affected import affected_pods, changed_files, image_test_targets, pod_target
 from pods.container import Engine
 from pods.errors import PodsError
@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
         prog="pods", description="Pin what each pod installs (docs/lockfile.md), and plan what CI builds."
     )
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_lock_parser, _plan_parsers, _graph_parser, _gc_parser, _check_parser):
+    for add in (_lock_parser, _plan_parsers, _graph_parser, _gc_parser, _check_parser, kube.add_parser):
         add(sub)
     return p
 
@@ -266,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             return ci_matrix(args)
         if args.command == "graph":
             return family_chart(args)
+        if args.command == "kube":
+            return kube.run(args)
         return check(args) if args.command == "check" or args.check else lock(args)
     except PodsError as e:
         print(f"pods: error: {e}", file=sys.stderr)
