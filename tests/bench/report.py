@@ -93,8 +93,8 @@ def markdown_section(run: dict) -> str:
         )
     out += ["", "Targets, as the bench printed them:", ""]
     out += [f"    {line}" for line in run["targets"]] or ["    (no target scenario ran)"]
-    if run.get("republish_line"):
-        out += ["", run["republish_line"]]
+    if run.get("notes"):
+        out += ["", "Also measured:", ""] + [f"- {note}" for note in run["notes"]]
     return "\n".join(out) + "\n"
 
 
