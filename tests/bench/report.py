@@ -29,6 +29,11 @@ class Timing:
         return self.ours / self.baseline if self.baseline else float("inf")
 
 
+def seconds(value: float) -> str:
+    """Two decimals under 10 s (a no-op's figures), one above."""
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
 def verdict(met: bool) -> str:
     return "met" if met else "MISSED"
 
@@ -62,7 +67,7 @@ def target_lines(results: dict[str, Timing], images: int) -> list[str]:
 def console_table(results: dict[str, Timing]) -> list[str]:
     lines = [f"{'scenario':<24} {'baseline s':>11} {'ours s':>9} {'ours/baseline':>14}"]
     for name, t in results.items():
-        lines.append(f"{name:<24} {t.baseline:>11.1f} {t.ours:>9.1f} {t.ratio:>14.2f}")
+        lines.append(f"{name:<24} {seconds(t.baseline):>11} {seconds(t.ours):>9} {t.ratio:>14.2f}")
     return lines
 
 
@@ -88,7 +93,7 @@ def markdown_section(run: dict) -> str:
     ]
     for name, r in run["results"].items():
         out.append(
-            f"| {name} | {r['baseline']:.1f} | {r['ours']:.1f} | {r['ratio']:.2f} "
+            f"| {name} | {seconds(r['baseline'])} | {seconds(r['ours'])} | {r['ratio']:.2f} "
             f"| {r['load_baseline']:.1f} / {r['load_ours']:.1f} |"
         )
     out += ["", "Targets, as the bench printed them:", ""]

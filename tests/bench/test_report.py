@@ -11,6 +11,7 @@ from bench.report import (
     BEGIN,
     END,
     Timing,
+    console_table,
     markdown_section,
     replace_section,
     run_record,
@@ -60,10 +61,20 @@ def test_no_target_line_for_a_scenario_that_did_not_run() -> None:
     assert target_lines({"cold full build": RESULTS["cold full build"]}, images=5) == []
 
 
+def test_the_console_table_lists_every_scenario_in_order() -> None:
+    lines = console_table(RESULTS)
+    assert lines[0].split() == ["scenario", "baseline", "s", "ours", "s", "ours/baseline"]
+    assert [line.split()[-3:] for line in lines[1:3]] == [
+        ["666.6", "737.0", "1.11"],
+        ["1.64", "0.46", "0.28"],
+    ]
+
+
 def test_the_section_holds_every_row_and_the_target_lines_as_printed() -> None:
     section = markdown_section(record())
-    assert "| no-op rebuild | 1.6 | 0.5 | 0.28 | 2.0 / 2.0 |" in section
+    assert "| no-op rebuild | 1.64 | 0.46 | 0.28 | 2.0 / 2.0 |" in section
     assert "| base edit | 300.0 | 250.0 | 0.83 | 1.9 / 1.8 |" in section
+    assert "| leaf edit (jupyter) | 1.40 | 3.10 | 2.21 | 2.2 / 2.2 |" in section
     for line in target_lines(RESULTS, images=5):
         assert f"    {line}\n" in section
     assert "- re-publish: each side pushed the same 12 tags of 5 images\n" in section
