@@ -1,21 +1,47 @@
 #!/usr/bin/env python3
 """Benchmark: the Pants graph against plain sequential `podman build`, in one run.
 
-The baseline is what upstream's `just pod build all` does: `podman build` of each
-Containerfile in dependency order, every time, relying on podman's layer cache. Ours is
-`./pants package` (and `./pants publish`) with the engine wrapper's input keys. Each side
-gets its own empty podman storage, so neither reuses the other's layers, and both build
-the same Containerfiles from the same files with the same build args and exclusions.
+The baseline is what an upstream user runs (`just pod build`): a checkout, and a plain
+`podman build` of each pod's Containerfile in dependency order, layer cache on, with the
+build args pants.toml gives (the same POD_VERSION and POD_SOURCE, and PODS_EXCLUDE from the
+same probe of each vendor upstream) and the CA secret the Containerfiles mount. Ours is
+`./pants package` / `./pants publish` through the engine wrapper. Each side works in its own
+clone of this repo's HEAD with its own empty podman storage; ours has its own Pants caches.
 
 Scenarios, each timed for both sides:
-  cold      full build from empty storage (ours with an empty Pants store too)
+  cold      full build from empty storage (the baseline makes rootfs.tar as Pants does)
   noop      the same build again, nothing changed
   leaf      a script COPY'd by the leaf pod changed (jupyter's start-jupyter.sh)
   base      base's Containerfile changed: base and every descendant rebuild
-  republish pushing every tag of every image again to a loopback registry, unchanged
+  republish pushing the same tags of every image again to a loopback registry, unchanged
 
-Usage: python3 tests/bench/bench.py [--pods rootfs,base,devops,githubrunner] [--out FILE]
-It prints a table of seconds and ratios (ours / baseline); docs/benchmarks.md records one.
+The baseline's no-op, found inflated (13.2 s for the jupyter chain against 1.6 s for a
+hand-run of the four pod Containerfiles): it also rebuilt rootfs's Containerfile, and podman
+processes the whole archive of its `ADD rootfs.tar /` on every build, cached or not. Measured
+here (podman 4.3, private storage, load ~5): a cached build of `FROM scratch` + `ADD` of a
+62 MB, 4,700-file tar took 2.9-4.1 s; a cached Containerfile of COPYs took 0.4-0.5 s; the
+real rootfs.tar is about twice that tar. Nothing else in its commands cost time (its
+copies and rootfs.tar were made before the timing; `--format docker` costs nothing once
+cached). Upstream never builds its root: it pulls a base image. So the baseline builds
+rootfs in the cold step only, as upstream pulls its base once, and every later step runs
+`podman build` of the pods on it and nothing else; the no-op scenario still times the
+rootfs rebuild alone, once, and reports it beside the table.
+
+Re-publish, like for like: ours refuses `latest`/`stable` for an image whose
+pods_contract.EXCLUDED_LABEL names a component. After the cold build the bench reads each
+of ours' images' tags (Pants' docker-info.json) and that label, and both sides push exactly
+the same tags: the key and version tags, plus `latest`/`stable` only for images that lack
+nothing. Ours runs `./pants publish` for the images that lack nothing and, for the others,
+the same per-tag `docker push <ref>` Pants would run, through the engine wrapper, for their
+key and version tags only (a `./pants publish` of them would fail on the refused tags). The
+withheld moving tags are counted apart from the pushes.
+
+A failing step ends the bench: one line naming the step, a non-zero exit, no target lines.
+
+Usage: python3 tests/bench/bench.py [--pods rootfs,base,githubrunner] [--scenarios noop,leaf]
+       [--out bench.json] [--markdown docs/benchmarks.md]
+It prints a table of seconds, ratios (ours / baseline) and target lines; --out writes the
+run as JSON and --markdown replaces the section between the bench markers of that file.
 Run it on an idle machine: it takes as long as two cold builds plus two base rebuilds.
 """
 
@@ -23,30 +49,38 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+import datetime
 import os
 import platform
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-ENGINE_DIR = REPO / "src/engine"
-# The tests' own helpers (private storage, loopback registry) are imported from here.
+# The tests' own helpers (private storage, loopback registry, config) and this folder's
+# modules (the `bench` package) are imported from here.
 sys.path.insert(0, str(REPO / "tests"))
-# How long a push reuses what an earlier push read of the registry.
-sys.path.insert(0, str(ENGINE_DIR))
-from pods_contract import read_lock, repo_lock_path  # noqa: E402
-from registry_state import REMOTE_TRUST_SECONDS  # noqa: E402
-
-# The family tree, as `pods` reads it from the Containerfiles.
+# The engine's modules: how long a push reuses what an earlier push read of the registry,
+# the vendor probe.
+sys.path.insert(0, str(REPO / "src/engine"))
+# The family tree, as `pods` reads it from the Containerfiles; the contract.
 sys.path.insert(0, str(REPO / "src/python"))
+from bench.report import (  # noqa: E402
+    Timing,
+    console_table,
+    replace_section,
+    run_record,
+    target_lines,
+    write_json,
+    write_markdown,
+)
+from bench.sides import Baseline, Ours, StepFailed, drop_images, vendor_items  # noqa: E402
+from bench.tags import PublishPlan, components_problem, summary, summary_line  # noqa: E402
 from pods.graph import load_graph  # noqa: E402
+from registry_state import REMOTE_TRUST_SECONDS  # noqa: E402
 
 LEAF_FILES = {  # a file each leaf pod COPYs after its install step
     "jupyter": "build_files/jupyter/start-jupyter.sh",
@@ -61,161 +95,38 @@ def parents() -> dict[str, str | None]:
     return {pod: graph.parent_of(pod) for pod in graph.topological()}
 
 
-def storage_env(root: Path) -> dict[str, str]:
-    from images.harness import private_storage
-
-    return dict(
-        private_storage(root),
-        CONTAINERS_CONF=str(ENGINE_DIR / "containers.conf"),
-        CONTAINERS_REGISTRIES_CONF=str(ENGINE_DIR / "registries.conf"),
-    )
+def step(label: str, fn):
+    """Run one step; its failure ends the bench in one line naming the step."""
+    try:
+        return fn()
+    except StepFailed as e:
+        raise SystemExit(f"bench: step '{label}' failed: {e}") from None
 
 
-def timed(label: str, fn) -> float:
+def timed(label: str, fn) -> tuple[float, float]:
+    """(seconds, load average at the end) of one step."""
     print(f"bench: {label} ...", flush=True)
     started = time.monotonic()
-    fn()
+    step(label, fn)
     took = time.monotonic() - started
     # The load average says how busy the machine was; compare ratios only at similar load.
-    print(f"bench: {label}: {took:.1f} s (load average {os.getloadavg()[0]:.1f})", flush=True)
-    return took
+    load = os.getloadavg()[0]
+    print(f"bench: {label}: {took:.1f} s (load average {load:.1f})", flush=True)
+    return took, load
 
 
-def run(cmd: list[str], env: dict[str, str], cwd: Path, log: Path | None = None) -> None:
-    out = open(log, "a") if log else subprocess.DEVNULL
-    try:
-        result = subprocess.run(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    finally:
-        if log:
-            out.close()
-    if result.returncode != 0:
-        raise SystemExit(f"bench: `{' '.join(cmd[:4])} ...` exited {result.returncode}; see {log}")
+def checked_plans(base_line: Baseline, ours: Ours) -> list[PublishPlan]:
+    """The tags both sides push, once both are known to lack the same components."""
+    plans = ours.plans()
+    declared = [item["name"] for item in vendor_items(ours.pods)]
+    problem = components_problem(plans, base_line.excluded, declared)
+    if problem:
+        raise StepFailed(problem)
+    return plans
 
 
-def baseline_exclusions(pods: list[str]) -> list[str]:
-    """What the baseline leaves out: what ours does (the same list, or under `auto`, the
-    same probe of each vendor upstream), so both sides build the same components."""
-    name = os.environ.get("PODS_EXCLUSIONS", "auto")
-    if name in ("", "none"):
-        return []
-    if name != "auto":
-        return sorted(tomllib.loads((REPO / "build_files/exclusions.toml").read_text()).get(name, {}))
-    from vendor_probe import probe_all
-
-    items = [item for pod in pods for item in read_lock(str(REPO / repo_lock_path(pod))).get("vendor", [])]
-    probes = probe_all([item["url"] for item in items])
-    return sorted({item["name"] for item in items if probes[item["url"]].unreachable})
-
-
-class Baseline:
-    """Sequential `podman build` of each Containerfile, as upstream's justfile does."""
-
-    def __init__(self, pods: list[str], tree: dict[str, str | None], work: Path, ca: str) -> None:
-        self.pods, self.tree, self.ca = pods, tree, ca
-        self.env = storage_env(work / "storage-baseline")
-        self.ctx = work / "ctx"
-        self.log = work / "baseline.log"
-        shutil.copytree(REPO / "build_files", self.ctx / "build_files")
-        self.exclude = ",".join(baseline_exclusions(pods))
-
-    def rootfs_tar(self) -> None:
-        out = self.ctx / "build_files/rootfs/rootfs.tar"
-        run(
-            [sys.executable, str(self.ctx / "build_files/rootfs/mkrootfs.py"), str(out)],
-            self.env,
-            self.ctx,
-            self.log,
-        )
-
-    def build(self, pods: list[str] | None = None) -> None:
-        for pod in pods or self.pods:
-            cmd = [
-                "podman",
-                "build",
-                "--format",
-                "docker",
-                "--secret",
-                f"id=ca,src={self.ca}",
-                "--build-arg",
-                "POD_VERSION=0.1.0",
-                "--build-arg",
-                f"PODS_EXCLUDE={self.exclude}",
-                "--tag",
-                f"localhost/bench/{pod}:latest",
-                "--file",
-                f"build_files/{pod}/Containerfile",
-            ]
-            if self.tree[pod]:
-                cmd += ["--build-arg", f"BASE_IMAGE=localhost/bench/{self.tree[pod]}:latest"]
-            run([*cmd, "."], self.env, self.ctx, self.log)
-
-    def push(self, registry: str) -> None:
-        for pod in self.pods:
-            for tag in ("0.1.0", "latest", "stable"):
-                run(
-                    [
-                        "podman",
-                        "push",
-                        "--tls-verify=false",
-                        f"localhost/bench/{pod}:latest",
-                        f"{registry}/baseline/bazzite-ai-pod-{pod}:{tag}",
-                    ],
-                    self.env,
-                    self.ctx,
-                    self.log,
-                )
-
-
-class Ours:
-    """`./pants package` / `./pants publish` through the engine wrapper, in a clone of the
-    repo (its own buildroot, pantsd and .pods/engine.env, so a developer's runs in the
-    working tree cannot switch its podman storage mid-benchmark)."""
-
-    def __init__(self, pods: list[str], work: Path, registry: str) -> None:
-        self.repo = work / "repo"
-        # Every command names the same registries: an option change restarts pantsd
-        # (~15 s), which would land inside whichever scenario came after the first publish.
-        self.options = [
-            f"--docker-registries={repr({'bench': {'address': f'{registry}/ours', 'default': True}})}"
-        ]
-        subprocess.run(["git", "clone", "--quiet", str(REPO), str(self.repo)], check=True)
-        self.targets = [f"build_files/{pod}:{pod}" for pod in pods]
-        # Pants' caches start empty too (its own store and named caches), and stay the
-        # same for every run so that pantsd is never restarted by an option change.
-        self.env = dict(
-            storage_env(work / "storage-ours"),
-            PANTS_LOCAL_STORE_DIR=str(work / "pants-store"),
-            PANTS_NAMED_CACHES_DIR=str(work / "pants-named-caches"),
-        )
-        self.log = work / "ours.log"
-
-    def pants(self, *args: str) -> None:
-        run([str(self.repo / "pants"), *self.options, *args], self.env, cwd=self.repo, log=self.log)
-
-    def package(self) -> None:
-        self.pants("package", *self.targets)
-
-    def publish(self) -> None:
-        self.pants("publish", *self.targets)
-
-
-def drop_images(env: dict[str, str], pods: list[str]) -> None:
-    """Remove the named pods' images from one side's storage (outside any timing).
-
-    Before the base edit: every descendant of base is rebuilt from scratch on both sides
-    anyway (its FROM changed), and two copies of the family at once may not fit on disk.
-    """
-    listing = subprocess.run(
-        ["podman", "images", "--format", "{{.ID}} {{.Repository}}"], env=env, capture_output=True, text=True
-    ).stdout.split("\n")
-    ids = {
-        line.split()[0]
-        for line in listing
-        if line and line.split()[1].rsplit("/", 1)[-1] in {*(f"bazzite-ai-pod-{p}" for p in pods), *pods}
-    }
-    if ids:
-        subprocess.run(["podman", "rmi", "--force", *sorted(ids)], env=env, capture_output=True)
-    subprocess.run(["podman", "image", "prune", "--force"], env=env, capture_output=True)
+def pair(baseline: tuple[float, float], ours: tuple[float, float]) -> Timing:
+    return Timing(baseline=baseline[0], ours=ours[0], load_baseline=baseline[1], load_ours=ours[1])
 
 
 @contextlib.contextmanager
@@ -242,45 +153,50 @@ def loopback_registry():
 SCENARIOS = ("noop", "leaf", "republish", "base")
 
 
-def leaf_edit(base_line: Baseline, ours: Ours, leaf: str) -> tuple[float, float]:
+def no_op(base_line: Baseline, ours: Ours, notes: list[str]) -> Timing:
+    timing = pair(timed("baseline no-op", base_line.build), timed("ours no-op", ours.package))
+    # For the record: what the baseline's no-op cost before, when it rebuilt the root too.
+    root = next(pod for pod in base_line.pods if pod not in base_line.rebuilt)
+    took, _ = timed(f"baseline rebuild of {root} alone, unchanged", lambda: base_line.build([root]))
+    notes.append(
+        f"baseline rebuild of {root} alone, unchanged: {took:.1f} s (not in the baseline's no-op: "
+        "upstream pulls its root image instead of building it)"
+    )
+    return timing
+
+
+def leaf_edit(base_line: Baseline, ours: Ours, leaf: str) -> Timing:
     nonce = f"\n# bench {time.time_ns()}\n"
-    with edited([base_line.ctx / LEAF_FILES[leaf]], nonce):
+    with edited([base_line.repo / LEAF_FILES[leaf]], nonce):
         b = timed(f"baseline leaf edit ({leaf})", lambda: base_line.build([leaf]))
     with edited([ours.repo / LEAF_FILES[leaf]], nonce):
         o = timed(f"ours leaf edit ({leaf})", ours.package)
-    return b, o
+    return pair(b, o)
 
 
-def republish_unchanged(base_line: Baseline, ours: Ours, registry: str) -> tuple[float, float]:
-    base_line.push(registry)
-    b = timed("baseline re-publish", lambda: base_line.push(registry))
-    try:
-        ours.publish()
-    except SystemExit as e:  # excluded pods refuse stable/latest; still timed below
-        print(f"bench: first publish: {e}")
+def republish_unchanged(base_line: Baseline, ours: Ours, registry: str, plans: list[PublishPlan]) -> Timing:
+    step("baseline first publish", lambda: base_line.push(plans, registry))
+    b = timed("baseline re-publish", lambda: base_line.push(plans, registry))
+    step("ours first publish", lambda: ours.publish(plans))
     # A re-publish happens in a later run: past the minute for which the engine
     # reuses what the first publish read of the registry (REMOTE_TRUST_SECONDS).
     time.sleep(REMOTE_TRUST_SECONDS + 1)
-    started = time.monotonic()
-    try:
-        ours.publish()
-    except SystemExit as e:
-        print(f"bench: re-publish: {e}")
-    o = time.monotonic() - started
-    print(f"bench: ours re-publish: {o:.1f} s", flush=True)
-    return b, o
+    o = timed("ours re-publish", lambda: ours.publish(plans))
+    return pair(b, o)
 
 
-def base_edit(base_line: Baseline, ours: Ours, pods: list[str]) -> tuple[float, float]:
+def base_edit(base_line: Baseline, ours: Ours, pods: list[str]) -> Timing:
     below_base = [pod for pod in pods if pod not in ("rootfs", "base")]
-    drop_images(base_line.env, below_base)
-    drop_images(ours.env, below_base)
+    step(
+        "drop base's descendants",
+        lambda: (drop_images(base_line.env, below_base), drop_images(ours.env, below_base)),
+    )
     label = f"\nLABEL io.github.bazzite-ai.bench={time.time_ns()}\n"
-    with edited([base_line.ctx / "build_files/base/Containerfile"], label):
+    with edited([base_line.repo / "build_files/base/Containerfile"], label):
         b = timed("baseline base edit", base_line.build)
     with edited([ours.repo / "build_files/base/Containerfile"], label):
         o = timed("ours base edit", ours.package)
-    return b, o
+    return pair(b, o)
 
 
 def machine() -> str:
@@ -290,31 +206,72 @@ def machine() -> str:
     return f"{platform.node()}: {cpus} CPUs, {mem:.0f} GiB RAM, {platform.platform()}, {podman}"
 
 
-def main() -> int:
-    # A stopped benchmark still removes its storages and its pantsd (the `finally` below).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    tree = parents()
+def commit() -> str:
+    """HEAD, which both sides clone; uncommitted changes are not benchmarked, and said so."""
+    git = ["git", "-C", str(REPO)]
+    head = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "build_files", "src"], capture_output=True, text=True
+    )
+    return head + (
+        " (uncommitted changes in the checkout were not benchmarked)" if dirty.stdout.strip() else ""
+    )
+
+
+def arguments(tree: dict[str, str | None]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--pods", default=",".join(tree), help="pods to build, a parent-closed subset")
-    p.add_argument("--out", type=Path, help="also write the results as JSON here")
     p.add_argument(
         "--scenarios",
         default=",".join(SCENARIOS),
         help=f"which to run after the cold build, comma-separated (default all: {','.join(SCENARIOS)})",
     )
+    p.add_argument("--out", type=Path, help="also write the run as JSON here (e.g. bench.json)")
+    p.add_argument(
+        "--markdown", type=Path, help="replace the bench section of this file (docs/benchmarks.md)"
+    )
     args = p.parse_args()
-    wanted = set(args.scenarios.split(","))
-    if wanted - set(SCENARIOS):
-        raise SystemExit(f"bench: --scenarios: unknown {', '.join(sorted(wanted - set(SCENARIOS)))}")
-    pods = [pod for pod in tree if pod in args.pods.split(",")]
-    missing = [pod for pod in pods if tree[pod] and tree[pod] not in pods]
+    args.wanted = set(args.scenarios.split(","))
+    if args.wanted - set(SCENARIOS):
+        raise SystemExit(f"bench: --scenarios: unknown {', '.join(sorted(args.wanted - set(SCENARIOS)))}")
+    args.pods = [pod for pod in tree if pod in args.pods.split(",")]
+    missing = [pod for pod in args.pods if tree[pod] and tree[pod] not in args.pods]
     if missing:
         raise SystemExit(f"bench: --pods: {', '.join(missing)} need their parents in the list too")
-    leaf = next((pod for pod in reversed(pods) if pod in LEAF_FILES), None)
-    if leaf is None:
+    args.leaf = next((pod for pod in reversed(args.pods) if pod in LEAF_FILES), None)
+    if args.leaf is None:
         raise SystemExit(f"bench: --pods: include one of {', '.join(LEAF_FILES)} for the leaf edit")
+    if args.markdown:  # before hours of building, not after
+        try:
+            replace_section(args.markdown.read_text(), "", str(args.markdown))
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"bench: --markdown: {e}") from None
+    return args
+
+
+def clean_up(base_line: Baseline, ours: Ours) -> None:
+    for env in (base_line.env, ours.env):
+        # Only the bench's own storages (CONTAINERS_STORAGE_CONF); the folder goes with the
+        # temporary directory.
+        subprocess.run(["podman", "rmi", "--all", "--force"], env=env, capture_output=True)
+    # The clone's pantsd (Pants 2.17 has no kill-pantsd goal).
+    subprocess.run(["pkill", "-f", f"pantsd \\[{ours.repo}\\]"], capture_output=True)
+
+
+def main() -> int:
+    # A stopped benchmark still removes its storages and its pantsd (the `finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    tree = parents()
+    args = arguments(tree)
     ca = os.environ.get("PODS_CA_BUNDLE") or "/etc/ssl/certs/ca-certificates.crt"
-    results: dict[str, tuple[float, float]] = {}
+    # Logs outlive the run, so the line of a failed step can point at them.
+    logs = Path(tempfile.mkdtemp(prefix="pods-bench-logs-"))
+    print(f"bench: logs in {logs}", flush=True)
+    results: dict[str, Timing] = {}
+    pushed: dict = {}
+    notes: list[str] = []  # figures that are not a scenario's pair, printed and written too
     with contextlib.ExitStack() as stack:
         work = Path(
             stack.enter_context(
@@ -322,57 +279,52 @@ def main() -> int:
             )
         )
         registry = stack.enter_context(loopback_registry())
-        base_line, ours = Baseline(pods, tree, work, ca), Ours(pods, work, registry)
+        base_line, ours = Baseline(args.pods, tree, work, logs, ca), Ours(args.pods, work, logs, registry)
         try:
-            b = timed("baseline cold", lambda: (base_line.rootfs_tar(), base_line.build()))
-            o = timed("ours cold", ours.package)
-            results["cold full build"] = (b, o)
-            if "noop" in wanted:
-                results["no-op rebuild"] = (
-                    timed("baseline no-op", base_line.build),
-                    timed("ours no-op", ours.package),
-                )
-            if "leaf" in wanted:
-                results[f"leaf edit ({leaf})"] = leaf_edit(base_line, ours, leaf)
+            b = timed("baseline cold", lambda: (base_line.rootfs_tar(), base_line.build(args.pods)))
+            results["cold full build"] = pair(b, timed("ours cold", ours.package))
+            plans = step("read each image's tags and excluded label", lambda: checked_plans(base_line, ours))
+            if "noop" in args.wanted:
+                results["no-op rebuild"] = no_op(base_line, ours, notes)
+            if "leaf" in args.wanted:
+                results[f"leaf edit ({args.leaf})"] = leaf_edit(base_line, ours, args.leaf)
             # Re-publish before the base edit: the registry then holds one copy of the
             # family, not two.
-            if "republish" in wanted:
-                republish = republish_unchanged(base_line, ours, registry)
-            if "base" in wanted:
-                results["base edit"] = base_edit(base_line, ours, pods)
-            if "republish" in wanted:
+            if "republish" in args.wanted:
+                republish = republish_unchanged(base_line, ours, registry, plans)
+                pushed = summary(plans)
+                notes.append(summary_line(pushed))
+            if "base" in args.wanted:
+                results["base edit"] = base_edit(base_line, ours, args.pods)
+            if "republish" in args.wanted:
                 results["re-publish unchanged"] = republish
         finally:
-            for env in (base_line.env, ours.env):
-                # Only the bench's own storages (CONTAINERS_STORAGE_CONF); the folder goes
-                # with the temporary directory.
-                subprocess.run(["podman", "rmi", "--all", "--force"], env=env, capture_output=True)
-            # The clone's pantsd (Pants 2.17 has no kill-pantsd goal).
-            subprocess.run(["pkill", "-f", f"pantsd \\[{ours.repo}\\]"], capture_output=True)
-    return report(results, pods, args.out)
+            clean_up(base_line, ours)
+    return report(results, args, pushed, notes)
 
 
-def report(results: dict[str, tuple[float, float]], pods: list[str], out: Path | None) -> int:
-    print(f"\nmachine: {machine()}\npods: {', '.join(pods)}")
-    print(f"{'scenario':<24} {'baseline s':>11} {'ours s':>9} {'ours/baseline':>14}")
-    for name, (b, o) in results.items():
-        print(f"{name:<24} {b:>11.1f} {o:>9.1f} {o / b:>14.2f}")
-    # The targets of the incremental-build issue.
-    if "no-op rebuild" in results:
-        b, o = results["no-op rebuild"]
-        print(f"target no-op <= 1/5 of the baseline's: {o / b:.2f} -> {'met' if o <= b / 5 else 'MISSED'}")
-    leaf_name = next((n for n in results if n.startswith("leaf edit")), None)
-    if leaf_name:
-        b, o = results[leaf_name]
-        print(
-            f"target leaf <= baseline + 3 s: baseline + {o - b:.1f} s -> {'met' if o <= b + 3 else 'MISSED'}"
-        )
-    if "re-publish unchanged" in results:
-        per_image = results["re-publish unchanged"][1] / len(pods)
-        met = "met" if per_image < 2 else "MISSED"
-        print(f"target re-publish < 2 s per image: {per_image:.1f} s -> {met}")
-    if out:
-        out.write_text(json.dumps({"machine": machine(), "pods": pods, "results": results}, indent=2) + "\n")
+def report(results: dict[str, Timing], args: argparse.Namespace, pushed: dict, notes: list[str]) -> int:
+    targets = target_lines(results, images=len(args.pods))
+    run_data = run_record(
+        results,
+        date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        commit=commit(),
+        machine=machine(),
+        pods=args.pods,
+        command=" ".join(["python3 tests/bench/bench.py", *sys.argv[1:]]),
+        targets=targets,
+        republish=pushed,
+        notes=notes,
+    )
+    print(f"\nmachine: {run_data['machine']}\npods: {', '.join(args.pods)}\ncommit: {run_data['commit']}")
+    print("\n".join(console_table(results)))
+    print("\n".join(notes))
+    print("\n".join(targets))
+    if args.out:
+        write_json(args.out, run_data)
+    if args.markdown:
+        write_markdown(args.markdown, run_data)
+        print(f"bench: wrote its section of {args.markdown}")
     return 0
 
 
