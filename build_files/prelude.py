@@ -27,31 +27,6 @@ def _pod_descendants(name):
     return out
 
 
-# What VS Code Dev Containers (and the devcontainer CLI) read from an image, so a project's
-# devcontainer.json needs only "image": the `devcontainer.metadata` label. Ports to forward:
-# code-server's 8080 in base and every pod below it, plus each pod's own server (its
-# Containerfile's EXPOSE). The CUDA pods take a GPU when the host has one, and run without.
-POD_PORTS = (("jupyter", (8888,)),)
-CODE_SERVER_PORT = 8080
-
-
-def _devcontainer_metadata(name):
-    ports = [CODE_SERVER_PORT] if name in _pod_descendants("base") else []
-    for pod_name, own in POD_PORTS:
-        if pod_name == name:
-            ports = list(own) + ports
-    fields = [
-        '"remoteUser": "jovian"',
-        '"containerUser": "jovian"',
-        '"updateRemoteUserUID": true',
-        '"workspaceFolder": "/workspace"',
-        '"forwardPorts": [' + ", ".join([str(p) for p in ports]) + "]",
-    ]
-    if name in _pod_descendants("nvidia"):
-        fields.append('"hostRequirements": {"gpu": "optional"}')
-    return "[{" + ", ".join(fields) + "}]"
-
-
 def pod(name, description, dependencies=(), **kwargs):
     """One pod image: build_files/<name>/Containerfile, tagged and labelled alike."""
     docker_image(
@@ -63,7 +38,6 @@ def pod(name, description, dependencies=(), **kwargs):
         image_labels={
             "org.opencontainers.image.title": "bazzite-ai-pod-" + name,
             "org.opencontainers.image.description": description,
-            "devcontainer.metadata": _devcontainer_metadata(name),
         },
         output_path="pods/" + name + ".docker-info.json",
         # pod.yaml (and pixi.toml) too: the engine refuses a build whose lock is stale

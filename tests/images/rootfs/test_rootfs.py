@@ -70,6 +70,16 @@ def test_oci_labels(pod: Pod) -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", labels.get(pods_contract.KEY_LABEL, "")), labels
 
 
+def test_dev_containers_find_jovian_and_the_workspace_in_the_image(pod: Pod) -> None:
+    # What VS Code Dev Containers reads, so a devcontainer.json needs only "image".
+    [entry] = json.loads(pod.inspect()["Config"]["Labels"]["devcontainer.metadata"])
+    assert entry["remoteUser"] == entry["containerUser"] == "jovian"
+    assert entry["updateRemoteUserUID"] is True
+    assert entry["workspaceFolder"] == "/workspace"
+    exposed = {int(p.split("/")[0]) for p in (pod.inspect()["Config"].get("ExposedPorts") or {})}
+    assert exposed <= set(entry["forwardPorts"]), entry
+
+
 def test_tags_follow_the_family_naming(pod: Pod) -> None:
     repo = f"/bazzite-ai-pod-{pod.name}:"
     suffixes = {t.split(repo, 1)[1] for t in pod.tags if repo in t}
