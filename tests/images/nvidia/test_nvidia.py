@@ -50,13 +50,18 @@ def test_nvcc_compiles_a_kernel_without_a_gpu(pod: Pod) -> None:
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/nvidia0"), reason="GPU-only: no NVIDIA device on this host")
-def test_gpu_visible_to_cuda(pod: Pod) -> None:
-    script = (
-        "import ctypes\n"
-        "lib = ctypes.CDLL('libcudart.so.13'); n = ctypes.c_int()\n"
-        "assert lib.cudaGetDeviceCount(ctypes.byref(n)) == 0 and n.value > 0\n"
-    )
-    pod.run("python3", "-c", script, extra=["--device", "nvidia.com/gpu=all"])
+def test_gpu_visible_to_the_pod(pod: Pod) -> None:
+    # The same command a user runs (README, "GPUs"); --require fails without a device.
+    out = pod.run("pods-gpu-check", "--require", extra=["--device", "nvidia.com/gpu=all"]).stdout
+    assert "no GPU visible" not in out, out
+
+
+@pytest.mark.skipif(os.path.exists("/dev/nvidia0"), reason="this host has a GPU: the GPU-only test covers it")
+def test_gpu_check_says_plainly_when_no_gpu_is_visible(pod: Pod) -> None:
+    seen = pod.run("pods-gpu-check")
+    assert "no GPU visible" in seen.stdout, seen.stdout
+    assert "13." in seen.stdout, seen.stdout  # the CUDA runtime the pod carries is still named
+    assert pod.run("pods-gpu-check", "--require", check=False).returncode == 1
 
 
 def test_tensorrt_libraries_load_at_locked_version(pod: Pod, vendor_versions: dict[str, str]) -> None:
