@@ -4,7 +4,8 @@ Every build with new inputs leaves its predecessor behind (a few GB for the bigg
 so a laptop or CI runner fills its disk within days. What is current is what the last
 `./pants package` wrote to dist/pods/*.docker-info.json: in the repositories those files
 name, those images are kept and every other image labelled with a pods key goes. Images
-a container still uses are kept too; dangling layers go with `image prune`.
+a container still uses are kept too; dangling layers go with `image prune`, once they
+have been dangling an hour (a build running now keeps its intermediate layers dangling).
 """
 
 from __future__ import annotations
