@@ -77,14 +77,9 @@ class Engine:
     def remove_image(self, image_id: str) -> Result:
         return self.run(["rmi", "--force", image_id])
 
-    # A build in progress keeps its intermediate layers as dangling images until it tags
-    # the result: pruning those would break it ("layer not known"), so only what has been
-    # dangling this long goes.
-    PRUNE_AFTER = "1h"
-
     def prune_images(self) -> None:
-        """Dangling layers, left by removed images (not those of a build running now)."""
-        self.run(["image", "prune", "--force", "--filter", f"until={self.PRUNE_AFTER}"])
+        """Dangling layers, left by removed images."""
+        self.run(["image", "prune", "--force"])
 
 
 def copy_compressed(image_id: str, out_dir: str) -> None:

@@ -24,6 +24,9 @@ from pods_contract import KEY_LABEL, LEGACY_KEY_LABEL
 from pods.container import Engine
 from pods.errors import PodsError
 
+# How long a layer must have been dangling before gc prunes it (see collect_garbage).
+PRUNE_AFTER = "1h"
+
 
 @dataclass
 class GcResult:
@@ -66,7 +69,10 @@ def collect_garbage(
     for image, label in keyed_images(engine, repositories):
         sweep(engine, image, label, current, dry_run, say, result)
     if not dry_run:
-        engine.prune_images()
+        # A build running now keeps its intermediate layers dangling until it tags its
+        # result, and pruning those breaks it ("layer not known"): only layers dangling
+        # for PRUNE_AFTER go.
+        engine.run(["image", "prune", "--force", "--filter", f"until={PRUNE_AFTER}"])
     return result
 
 
