@@ -77,9 +77,9 @@ class Engine:
     def remove_image(self, image_id: str) -> Result:
         return self.run(["rmi", "--force", image_id])
 
-    def prune_images(self) -> None:
-        """Dangling layers, left by removed images."""
-        self.run(["image", "prune", "--force"])
+    def prune_images(self, dangling_for: str) -> Result:
+        """Dangling layers, left by removed images, once dangling for `dangling_for` (e.g. 1h)."""
+        return self.run(["image", "prune", "--force", "--filter", f"until={dangling_for}"])
 
 
 def copy_compressed(image_id: str, out_dir: str) -> None:

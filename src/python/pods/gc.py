@@ -72,7 +72,7 @@ def collect_garbage(
         # A build running now keeps its intermediate layers dangling until it tags its
         # result, and pruning those breaks it ("layer not known"): only layers dangling
         # for PRUNE_AFTER go.
-        engine.run(["image", "prune", "--force", "--filter", f"until={PRUNE_AFTER}"])
+        engine.prune_images(dangling_for=PRUNE_AFTER)
     return result
 
 

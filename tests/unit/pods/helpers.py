@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import json
+from types import ModuleType
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +13,18 @@ from pathlib import Path
 
 from pods.cli import main
 from pods.settings import Settings, load_settings
+
+# The in-image installer; a hyphenated script, so tests load it by path.
+INSTALLER = Path("build_files/pods-install.py")
+
+
+def installer_module() -> ModuleType:
+    """A fresh copy of build_files/pods-install.py as a module (tests patch its paths)."""
+    spec = importlib.util.spec_from_file_location("pods_install", INSTALLER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 # The engine wrapper: the sandbox (Pants) and a checkout both hold it at this path.
 ENGINE = Path("src/engine/docker").resolve()

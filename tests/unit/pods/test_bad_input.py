@@ -10,7 +10,6 @@ every file of the copy as it was: same bytes, same mtimes, nothing added or left
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from unit.pods.helpers import ENGINE, Route, error_line
+from unit.pods.helpers import ENGINE, Route, error_line, installer_module
 
 from pods.cli import main
 from pods.podspec import load_pod_spec
@@ -26,7 +25,6 @@ from pods.podspec import load_pod_spec
 # Where the declarations are: the repo root, or the root of the Pants sandbox, which holds
 # the files the test target depends on.
 SOURCE = Path.cwd()
-INSTALLER = SOURCE / "build_files/pods-install.py"
 DECLARATIONS = ("pod.yaml", "Containerfile", "pod.lock.json", "pixi.toml", "pixi.lock")
 RELOCK = "./pants run src/python/pods:pods -- lock"
 BAD_NAME = "no-such-package-pods-zq"
@@ -363,9 +361,7 @@ def test_tampered_vendor_artifact_when_locking(repo, capsys, monkeypatch, server
 
 def load_installer(monkeypatch, tmp_path: Path):
     """build_files/pods-install.py as a module, with every place it installs to under tmp_path."""
-    spec = importlib.util.spec_from_file_location("pods_install", INSTALLER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = installer_module()
     for name in ("VENV", "NPM_ROOT", "VENDOR_ROOT", "BIN"):
         monkeypatch.setattr(module, name, str(tmp_path / "installed" / name.lower()))
     (tmp_path / "installed" / "bin").mkdir(parents=True)

@@ -1,17 +1,9 @@
 """What the in-image installer leaves out of an installed node_modules, and what it keeps."""
 
-import importlib.util
 import json
 from pathlib import Path
 
-INSTALLER = Path("build_files/pods-install.py")
-
-
-def load_installer():
-    spec = importlib.util.spec_from_file_location("pods_install_npm", INSTALLER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from unit.pods.helpers import installer_module
 
 
 def package(path: Path, **manifest) -> Path:
@@ -35,7 +27,7 @@ def test_prune_drops_other_libc_builds_source_maps_and_object_files(tmp_path):
     (native / "build" / "Release" / "obj.target" / "binding.o").write_bytes(b"o" * 200)
     (native / "build" / "Release" / "binding.node").write_bytes(b"n" * 20)
 
-    freed = load_installer().prune_npm(str(tmp_path))
+    freed = installer_module().prune_npm(str(tmp_path))
 
     musl_manifest = len(json.dumps({"name": "@vendor/tool-linux-x64-musl", "libc": ["musl"]}))
     assert freed == 4000 + musl_manifest + 300 + 200

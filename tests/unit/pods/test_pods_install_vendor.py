@@ -2,26 +2,20 @@
 can reach an upstream does with the digests the lock quotes (sha256, or sha512 only)."""
 
 import hashlib
-import importlib.util
 import io
 import os
 import shutil
 import subprocess
 import tarfile
-from pathlib import Path
 
 import pytest
 
-from unit.pods.helpers import Route
-
-INSTALLER = Path("build_files/pods-install.py")
+from unit.pods.helpers import Route, installer_module
 
 
 @pytest.fixture
 def installer(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("pods_install", INSTALLER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = installer_module()
     monkeypatch.setattr(module, "VENDOR_ROOT", str(tmp_path / "vendor"))
     monkeypatch.setattr(module, "BIN", str(tmp_path / "bin"))
     (tmp_path / "bin").mkdir()

@@ -3,7 +3,6 @@ the pod's environment script and the list of what the image lacks."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
@@ -11,16 +10,15 @@ from pathlib import Path
 import pods_contract
 import pytest
 
-INSTALLER = Path("build_files/pods-install.py")
+from unit.pods.helpers import installer_module
+
 RELOCK = "./pants run src/python/pods:pods -- lock"
 
 
 @pytest.fixture
 def installer(tmp_path, monkeypatch):
     """build_files/pods-install.py as a module, writing its records under tmp_path."""
-    spec = importlib.util.spec_from_file_location("pods_install_records", INSTALLER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = installer_module()
     monkeypatch.setattr(module, "PROFILE_DIR", str(tmp_path / "profile.d"))
     monkeypatch.setattr(module, "EXCLUDED_FILE", str(tmp_path / "share" / "excluded"))
     return module
