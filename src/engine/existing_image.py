@@ -18,6 +18,7 @@ recorded, and Pants is told.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -108,14 +109,14 @@ def find_existing(request: BuildRequest, key: str | None = None) -> Existing | N
     return None
 
 
-def adopt(request: BuildRequest, existing: Existing) -> int:
+def adopt(request: BuildRequest, existing: Existing, iidfile: str | None = None) -> int:
     """Tag, record and report an image that stands in for a build."""
     missing = [t for t in request.tags if existing.tags is None or t not in existing.tags]
     if missing:
         ENGINE.podman("tag", existing.image, *missing)
     if not existing.recorded:
         record_image(request.tags, existing.image, existing.key)
-    return report_skipped(request, existing.key, existing.image, existing.how)
+    return report_skipped(request, existing.key, existing.image, existing.how, iidfile)
 
 
 def timing_note() -> str:
@@ -125,8 +126,17 @@ def timing_note() -> str:
     return f" (checked at {time.strftime('%H:%M:%S')} in {(time.monotonic() - STARTED) * 1000:.0f} ms)"
 
 
-def report_skipped(request: BuildRequest, key: str, image: str, how: str) -> int:
+def report_skipped(request: BuildRequest, key: str, image: str, how: str, iidfile: str | None = None) -> int:
     """Tell the user, and Pants (which parses the image ID from this line), what stood in for a build."""
     say(f"{request.pod}: key {key[:12]} {how}; build skipped{timing_note()}")
-    print(f"Successfully built {image.removeprefix('sha256:')}")
+    return report_built(image, iidfile)
+
+
+def report_built(image_id: str, iidfile: str | None) -> int:
+    """Pants' contract line (it parses the image ID from it), and the caller's --iidfile
+    written as podman writes it."""
+    image_id = image_id.removeprefix("sha256:")
+    if iidfile:
+        Path(iidfile).write_text(f"sha256:{image_id}")
+    print(f"Successfully built {image_id}")
     return 0

@@ -26,7 +26,7 @@ from build_image import BuildStopped, build_image
 from cache_registry import pull_from_cache, push_to_cache
 from engine_binary import EngineError, split_ref
 from exclusions import exclusions
-from existing_image import adopt, find_existing
+from existing_image import adopt, find_existing, report_built
 from input_key import input_key
 from local_index import record_image
 from pod_lock import check_lock
@@ -39,11 +39,14 @@ KEY_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def build(argv: list[str], secrets: list[str]) -> int:
+    # The caller's --iidfile is the wrapper's to write: it passes one of its own to podman,
+    # and an adopted image is never built at all.
+    argv, iidfile = take_option(argv, "--iidfile")
     request = parse_build(argv)
     # The no-op path: Pants asks for every image on every run; nothing is hashed here.
     existing = find_existing(request)
     if existing:
-        return adopt(request, existing)
+        return adopt(request, existing, iidfile)
     # The inputs changed: a bad or stale lock stops here, in one line.
     check_lock(request)
     # What is left out (PODS_EXCLUSIONS=auto probes the vendor upstreams) is part of the key.
@@ -52,15 +55,31 @@ def build(argv: list[str], secrets: list[str]) -> int:
     with key_lock(request.pod, key):
         existing = find_existing(request, key) or pull_from_cache(request, key)
         if existing:
-            return adopt(request, existing)
+            return adopt(request, existing, iidfile)
         try:
             built = build_image(request, key, argv, secrets, plan)
         except BuildStopped as stopped:
             return stopped.code
         push_to_cache(request, key, built)
         record_image(request.tags, built, key)
-    print(f"Successfully built {built.removeprefix('sha256:')}")
-    return 0
+    return report_built(built, iidfile)
+
+
+def take_option(argv: list[str], name: str) -> tuple[list[str], str | None]:
+    """argv without `name VALUE` / `name=VALUE`, and the (last) value it had."""
+    rest: list[str] = []
+    value = None
+    i = 0
+    while i < len(argv):
+        if argv[i] == name and i + 1 < len(argv):
+            value, i = argv[i + 1], i + 2
+            continue
+        if argv[i].startswith(f"{name}="):
+            value = argv[i].split("=", 1)[1]
+        else:
+            rest.append(argv[i])
+        i += 1
+    return rest, value
 
 
 def publish(ref: str) -> int:

@@ -1,4 +1,8 @@
-"""`pods gc` on real images: superseded keys go, current keys and other images stay."""
+"""`pods gc` on real images: superseded keys go, current keys and other images stay.
+
+gc prunes dangling layers machine-wide, so it runs in a storage of its own (the `storage`
+fixture): in the shared one it would prune under the builds of tests running beside it.
+"""
 
 from __future__ import annotations
 
@@ -45,8 +49,10 @@ def docker_info(folder: Path, pod: str, repository: str, image_id: str) -> None:
     )
 
 
-def test_gc_removes_superseded_keys_and_keeps_current_and_foreign(tmp_path: Path) -> None:
-    rootfs = json.loads(Path("pods/rootfs.docker-info.json").read_text())["image_id"]
+def test_gc_removes_superseded_keys_and_keeps_current_and_foreign(
+    tmp_path: Path, storage: dict[str, str]
+) -> None:
+    rootfs = storage["TEST_ROOTFS"]
     ours = f"localhost/pods-gc-{uuid.uuid4().hex[:8]}/bazzite-ai-pod-test"
     foreign = f"localhost/pods-gc-{uuid.uuid4().hex[:8]}/someone-else"
     old = keyed_image(ours, rootfs, secrets.token_hex(32))

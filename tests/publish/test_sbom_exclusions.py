@@ -43,8 +43,25 @@ def image_without(excluded_file: str) -> str:
         f"COPY excluded {pods_contract.IMAGE_EXCLUDED_FILE}\n"
     )
     tag = f"localhost/pods-test-sbom-excluded:{uuid.uuid4().hex[:12]}"
-    out = engine("build", "--tag", tag, "--file", str(ctx / "Containerfile"), str(ctx)).stdout
-    return out.strip().splitlines()[-1].removeprefix("Successfully built ")
+    # No layer cache, and the ID from --iidfile: under a loaded CI run the test once read an
+    # SBOM that still listed helm, and neither a reused intermediate layer nor a stray line
+    # of build output may stand between this test and the image it just built.
+    iidfile = (ctx / "iid").resolve()
+    engine(
+        "build",
+        "--no-cache",
+        "--iidfile",
+        str(iidfile),
+        "--tag",
+        tag,
+        "--file",
+        str(ctx / "Containerfile"),
+        str(ctx),
+    )
+    image = iidfile.read_text().strip().removeprefix("sha256:")
+    shown = engine("run", "--rm", "--entrypoint", "cat", image, pods_contract.IMAGE_EXCLUDED_FILE).stdout
+    assert shown == excluded_file, f"the image built for this test lacks its own excluded file: {shown!r}"
+    return image
 
 
 @pytest.mark.parametrize("excluded_file", ["helm\n", "demo/helm\n"], ids=["bare", "pod-qualified"])
