@@ -184,7 +184,7 @@ def test_amtool_checks_an_alertmanager_config(pod: Pod, tmp_path: Path) -> None:
     (tmp_path / "broken.yml").write_text(ALERTMANAGER.replace("receiver: team", "receiver: nobody"))
     mount = shared(tmp_path)
     good = pod.sh("amtool check-config alertmanager.yml 2>&1", extra=mount)
-    assert "SUCCESS" in good and "receivers: 1" in good, good
+    assert "SUCCESS" in good and "1 receivers" in good, good
     bad = pod.run("amtool", "check-config", "broken.yml", extra=mount, check=False)
     assert bad.returncode != 0 and "nobody" in bad.stdout + bad.stderr
 

@@ -3,7 +3,7 @@ refuses to start without its settings."""
 
 from __future__ import annotations
 
-from images.harness import Pod, skip_if_excluded
+from images.harness import Pod, engine, skip_if_excluded
 
 RUNNER_HOME = "/opt/pods/vendor/actions-runner"
 
@@ -38,3 +38,15 @@ def test_runner_folder_belongs_to_jovian(pod: Pod) -> None:
     skip_if_excluded(pod, "actions-runner")
     # config.sh writes its registration there and refuses to run as root.
     assert pod.sh(f"stat -c %U {RUNNER_HOME} {RUNNER_HOME}/config.sh").split() == ["jovian", "jovian"]
+
+
+def test_healthcheck_follows_the_agent_listener(pod: Pod) -> None:
+    # The agent may be excluded here (GitHub is unreachable), so a process under the
+    # listener's name stands in for it: what is tested is the image's own HEALTHCHECK, run
+    # by podman, turning healthy with the listener and unhealthy without it.
+    listener = "exec -a Runner.Listener sleep 300"
+    with pod.service("bash", "-c", listener, extra=["--entrypoint", ""]) as running:
+        assert engine("healthcheck", "run", running.name, check=False).returncode == 0
+    with pod.service("sleep", "300", extra=["--entrypoint", ""]) as idle:
+        failed = engine("healthcheck", "run", idle.name, check=False)
+        assert failed.returncode != 0 and "unhealthy" in failed.stdout + failed.stderr
