@@ -1,114 +1,40 @@
 """devops: the CLIs do their jobs, not just print versions.
 
-AWS is unreachable from these machines, so `aws s3` talks to a small S3 endpoint this test
-starts on the host's loopback (the pod shares the host's network); what the CLI uploads
-must come back byte for byte. promtool, amtool and kubectl work on files alone.
+AWS is unreachable from these machines, so `aws s3` talks to moto's S3 server (a PyPI
+package speaking the S3 API) that this test starts on the host's loopback; the pod shares
+the host's network. What the CLI uploads must be on the server, byte for byte. promtool,
+amtool and kubectl work on files alone.
 """
 
 from __future__ import annotations
 
 import re
-import socketserver
-import threading
-import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from xml.sax.saxutils import escape
 
+import boto3
 import pytest
-from images.harness import Pod
-
-# The S3 calls `aws s3 mb/cp/ls` make; nothing else is answered.
-S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
-
-
-class S3Stub(BaseHTTPRequestHandler):
-    buckets: dict[str, dict[str, bytes]] = {}
-    protocol_version = "HTTP/1.1"
-
-    def _parts(self) -> tuple[str, str, dict[str, list[str]]]:
-        url = urllib.parse.urlsplit(self.path)
-        bucket, _, key = url.path.lstrip("/").partition("/")
-        return bucket, urllib.parse.unquote(key), urllib.parse.parse_qs(url.query)
-
-    def _reply(self, code: int, body: bytes = b"", content_type: str = "application/xml") -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
-        bucket, key, _ = self._parts()
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if not key:
-            self.buckets.setdefault(bucket, {})
-        elif bucket not in self.buckets:
-            return self._reply(404, b"<Error><Code>NoSuchBucket</Code></Error>")
-        else:
-            self.buckets[bucket][key] = body
-        self.send_response(200)
-        self.send_header("ETag", '"0"')
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        bucket, key, _ = self._parts()
-        body = self.buckets.get(bucket, {}).get(key)
-        self.send_response(404 if body is None else 200)
-        self.send_header("Content-Length", str(len(body or b"")))
-        self.end_headers()
-
-    def do_GET(self) -> None:  # noqa: N802
-        bucket, key, query = self._parts()
-        if bucket not in self.buckets:
-            return self._reply(404, b"<Error><Code>NoSuchBucket</Code></Error>")
-        if key:
-            body = self.buckets[bucket].get(key)
-            if body is None:
-                return self._reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
-            return self._reply(200, body, "application/octet-stream")
-        prefix = query.get("prefix", [""])[0]
-        contents = "".join(
-            f"<Contents><Key>{escape(k)}</Key><Size>{len(v)}</Size>"
-            '<LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>"0"</ETag>'
-            "<StorageClass>STANDARD</StorageClass></Contents>"
-            for k, v in sorted(self.buckets[bucket].items())
-            if k.startswith(prefix)
-        )
-        listing = (
-            f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="{S3_NS}">'
-            f"<Name>{escape(bucket)}</Name><Prefix>{escape(prefix)}</Prefix><KeyCount>"
-            f"{contents.count('<Contents>')}</KeyCount><MaxKeys>1000</MaxKeys>"
-            f"<IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"
-        )
-        self._reply(200, listing.encode())
-
-    def log_message(self, *args) -> None:
-        pass
+from images.harness import Pod, free_port
+from moto.server import ThreadedMotoServer
 
 
 @pytest.fixture
-def s3() -> Iterator[tuple[str, dict[str, dict[str, bytes]]]]:
-    S3Stub.buckets = {}
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), S3Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def s3() -> Iterator[str]:
+    """moto's S3 server (the real S3 wire protocol) on the host's loopback."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", S3Stub.buckets
+        yield f"http://127.0.0.1:{server._port}"
     finally:
-        server.shutdown()
+        server.stop()
 
 
-def test_aws_s3_uploads_lists_and_downloads(pod: Pod, s3: tuple[str, dict]) -> None:
-    endpoint, buckets = s3
+def test_aws_s3_uploads_lists_and_downloads(pod: Pod, s3: str) -> None:
+    endpoint = s3
     env = {
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": "us-east-1",
-        # Plain uploads: the stub does not decode aws-chunked bodies with trailing checksums.
-        "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     s3cmd = f"aws --endpoint-url {endpoint} s3"
@@ -120,7 +46,16 @@ def test_aws_s3_uploads_lists_and_downloads(pod: Pod, s3: tuple[str, dict]) -> N
         f"{s3cmd} cp s3://pods-test/dir/note.txt -"
     )
     out = pod.sh(script, env=env, extra=["--network", "host"], timeout=180)
-    assert buckets == {"pods-test": {"dir/note.txt": b"hello from devops\n"}}
+    # What the server holds, asked over the S3 API by another client than the one under test.
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
+    stored = client.get_object(Bucket="pods-test", Key="dir/note.txt")["Body"].read()
+    assert stored == b"hello from devops\n"
     listed, fetched = out.splitlines()[0], out.splitlines()[-1]
     assert re.search(r"\s18 note\.txt$", listed), out
     assert fetched == "hello from devops"
