@@ -169,10 +169,12 @@ def render_pixi_toml(pod: str, python: str, packages: dict[str, dict[str, Any]],
 
 
 def render_pixi_lock(artifacts: list[Artifact], channel: str) -> str:
-    from rattler import LockChannel, LockFile, LockPlatform
+    from rattler import Channel, LockChannel, LockFile, LockPlatform
 
     lock = LockFile([LockPlatform(PLATFORM)])
-    lock.set_channels(ENVIRONMENT, [LockChannel(channel)])
+    # pixi.lock names channels by URL, as pixi itself writes them; a name ("conda-forge")
+    # becomes the URL under rattler's default channel alias.
+    lock.set_channels(ENVIRONMENT, [LockChannel(Channel(channel).base_url)])
     for a in sorted(artifacts, key=lambda a: a.name):
         lock.add_pypi_package(ENVIRONMENT, LockPlatform(PLATFORM), a.name, a.version, a.filename)
     with tempfile.TemporaryDirectory(prefix="pods-pixi-") as tmp:

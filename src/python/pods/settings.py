@@ -59,7 +59,8 @@ def load_settings(repo: Path | None = None, env: Mapping[str, str] | None = None
         npm_registry=env.get("PODS_NPM_REGISTRY") or None,
         ca_bundle=ca or None,
         github_api_url=env.get("PODS_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
-        conda_channel=env.get("PODS_CONDA_CHANNEL", "https://conda.anaconda.org/conda-forge/"),
+        # By name, as pixi users write it; pixi.lock records the URL rattler makes of it.
+        conda_channel=env.get("PODS_CONDA_CHANNEL", "conda-forge"),
         pixi_pods=tuple(
             p.strip() for p in env.get("PODS_PIXI_PODS", "nvidia-python,jupyter").split(",") if p.strip()
         ),

@@ -1,6 +1,7 @@
 """pixi.toml and pixi.lock for a pixi pod: the whole Python environment, read back by py-rattler."""
 
 import json
+import re
 import tomllib
 
 from unit.pods.helpers import run_cli, write_pod
@@ -46,7 +47,10 @@ def test_pixi_lock_names_exactly_the_locked_packages_with_their_hashes(tmp_path,
 def test_pixi_toml_pins_the_same_versions_and_names_the_channel(tmp_path, capsys, monkeypatch):
     assert lock_family(tmp_path, capsys, monkeypatch)[0] == 0
     doc = tomllib.loads((tmp_path / "build_files/lab/pixi.toml").read_text())
-    assert doc["workspace"]["platforms"] == ["linux-64"] and doc["workspace"]["channels"]
+    # The channel by name, as pixi users write it; pixi.lock has the URL pixi would write.
+    assert doc["workspace"]["platforms"] == ["linux-64"] and doc["workspace"]["channels"] == ["conda-forge"]
+    lock = (tmp_path / "build_files/lab/pixi.lock").read_text()
+    assert re.search(r"channels:\n\s*- url: https://\S+/conda-forge/\n", lock), lock[:400]
     assert doc["dependencies"]["python"] == "3.13.*"
     assert doc["pypi-dependencies"] == {
         name: f"=={p['version']}" for name, p in locked_environment(tmp_path).items()
