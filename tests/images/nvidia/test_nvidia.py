@@ -74,3 +74,11 @@ def test_tensorrt_libraries_load_at_locked_version(pod: Pod, vendor_versions: di
     )
     # NV_TENSORRT_VERSION: major * 10000 + minor * 100 + patch.
     assert int(pod.run("python3", "-c", script).stdout) == major * 10000 + minor * 100 + patch
+
+
+def test_import_tensorrt_reports_the_locked_version(pod: Pod, vendor_versions: dict[str, str]) -> None:
+    # The bindings (a locked wheel) load the vendor libraries: without them there is
+    # nothing for `import tensorrt` to bind, so it is skipped exactly when they are excluded.
+    skip_if_excluded(pod, "tensorrt")
+    out = pod.run("python3", "-c", "import tensorrt; print(tensorrt.__version__)").stdout.strip()
+    assert out == vendor_versions["tensorrt"], out
