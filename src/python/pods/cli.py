@@ -1,4 +1,5 @@
-"""Command line: `pods lock`, `pods check`, `pods affected`, `pods ci-matrix`, `pods graph` and `pods gc`."""
+"""Command line: `pods lock`, `pods check`, `pods affected`, `pods ci-matrix`, `pods graph`, `pods gc`,
+`pods kube` and `pods diff`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from pods_contract import repo_lock_path
 
-from pods import chart, kube, lockfile, matrix, prelude, sizes
+from pods import chart, diff, kube, lockfile, matrix, prelude, sizes
 from pods.affected import affected_pods, changed_files, image_test_targets, pod_target
 from pods.container import Engine
 from pods.errors import PodsError
@@ -25,7 +26,15 @@ def parser() -> argparse.ArgumentParser:
         prog="pods", description="Pin what each pod installs (docs/lockfile.md), and plan what CI builds."
     )
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_lock_parser, _plan_parsers, _graph_parser, _gc_parser, _check_parser, kube.add_parser):
+    for add in (
+        _lock_parser,
+        _plan_parsers,
+        _graph_parser,
+        _gc_parser,
+        _check_parser,
+        kube.add_parser,
+        diff.add_parser,
+    ):
         add(sub)
     return p
 
@@ -268,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             return family_chart(args)
         if args.command == "kube":
             return kube.run(args)
+        if args.command == "diff":
+            return diff.run(args)
         return check(args) if args.command == "check" or args.check else lock(args)
     except PodsError as e:
         print(f"pods: error: {e}", file=sys.stderr)

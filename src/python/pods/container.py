@@ -82,11 +82,34 @@ class Engine:
         return self.run(["image", "prune", "--force", "--filter", f"until={dangling_for}"])
 
 
+def _skopeo() -> str:
+    # Image tests run under Pants' `env -i`, where PATH may not name /usr/bin.
+    return shutil.which("skopeo", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "skopeo"
+
+
+def is_loopback(ref: str) -> bool:
+    """A registry on this machine (a test's, or a local mirror): plain HTTP, as the engine's
+    push treats it."""
+    return ref.split("/", 1)[0].split(":", 1)[0] in ("127.0.0.1", "localhost")
+
+
+def tls_args(ref: str) -> list[str]:
+    return ["--tls-verify=false"] if is_loopback(ref) else []
+
+
+def registry_manifest(ref: str) -> Result:
+    """The manifest a registry serves for `ref` (no `docker://`), as `skopeo inspect --raw` reads it."""
+    argv = [_skopeo(), "inspect", "--raw", *tls_args(ref), f"docker://{ref}"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    except FileNotFoundError:
+        raise PodsError("skopeo", "not on PATH; run ./pants once as root to install it") from None
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
 def copy_compressed(image_id: str, out_dir: str) -> None:
     """`skopeo copy` of a stored image into `out_dir` with gzip-compressed layers, as a push
     makes them; a failure raises subprocess.CalledProcessError carrying skopeo's stderr."""
-    # Image tests run under Pants' `env -i`, where PATH may not name /usr/bin.
-    skopeo = shutil.which("skopeo", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "skopeo"
-    argv = [skopeo, "copy", "--quiet", "--dest-compress", "--dest-compress-format", "gzip"]
+    argv = [_skopeo(), "copy", "--quiet", "--dest-compress", "--dest-compress-format", "gzip"]
     argv += [f"containers-storage:{image_id}", f"dir:{out_dir}"]
     subprocess.run(argv, check=True, capture_output=True, text=True, timeout=1800)
