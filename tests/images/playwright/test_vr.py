@@ -50,13 +50,15 @@ int main(void) {
   XrSystemId system;
   if ((r = xrGetSystem(instance, &want, &system)) != XR_SUCCESS) return fail("xrGetSystem", r);
   XrSystemProperties sys = {.type = XR_TYPE_SYSTEM_PROPERTIES};
-  if ((r = xrGetSystemProperties(instance, system, &sys)) != XR_SUCCESS) return fail("xrGetSystemProperties", r);
+  r = xrGetSystemProperties(instance, system, &sys);
+  if (r != XR_SUCCESS) return fail("xrGetSystemProperties", r);
   printf("system: %s\n", sys.systemName);
 
   /* XR_MND_headless: a session with no graphics binding in its next chain. */
   XrSessionCreateInfo session_info = {.type = XR_TYPE_SESSION_CREATE_INFO, .systemId = system};
   XrSession session;
-  if ((r = xrCreateSession(instance, &session_info, &session)) != XR_SUCCESS) return fail("xrCreateSession", r);
+  r = xrCreateSession(instance, &session_info, &session);
+  if (r != XR_SUCCESS) return fail("xrCreateSession", r);
   printf("session: created\n");
   xrDestroySession(session);
   xrDestroyInstance(instance);
@@ -81,7 +83,10 @@ int main(void) {
 """
 
 # Build the C source on stdin in the pod, against the library pkg-config names in $1.
-BUILD = 'dir=$(mktemp -d) && cat >"$dir/probe.c" && gcc -Wall -Werror -o "$dir/probe" "$dir/probe.c" $(pkg-config --cflags --libs "$1")'
+BUILD = (
+    'dir=$(mktemp -d) && cat >"$dir/probe.c"'
+    ' && gcc -Wall -Werror -o "$dir/probe" "$dir/probe.c" $(pkg-config --cflags --libs "$1")'
+)
 
 # Monado's simulated HMD behind its null compositor. Its stdin must be a pipe (with
 # /dev/null it fails in init_epoll); the sleep holds the pipe open for the test's length.
@@ -98,7 +103,12 @@ def probe(pod: Pod, source: str, library: str, before: str = "", **kwargs) -> st
 
 
 def test_openxr_app_gets_a_headless_session_on_monados_simulated_hmd(pod: Pod) -> None:
-    out = probe(pod, XR_PROBE, "openxr", before=MONADO + '[ -S "$XDG_RUNTIME_DIR/monado_comp_ipc" ] || cat "$dir/monado.log"')
+    out = probe(
+        pod,
+        XR_PROBE,
+        "openxr",
+        before=MONADO + '[ -S "$XDG_RUNTIME_DIR/monado_comp_ipc" ] || cat "$dir/monado.log"',
+    )
     assert "runtime: Monado" in out, out
     assert "system: Monado: Simulated HMD" in out, out
     assert "session: created" in out, out
@@ -115,8 +125,12 @@ def test_openxr_with_monado_selected_but_not_running_fails_in_the_runtime(pod: P
     # which cannot reach monado-service: Monado answers RUNTIME_FAILURE, not the loader's
     # RUNTIME_UNAVAILABLE, and says why on stderr.
     result = pod.run(
-        "bash", "-c", f'set -e; {BUILD}\nexport XDG_RUNTIME_DIR=$(mktemp -d)\n"$dir/probe" || true',
-        "probe", "openxr", input=XR_PROBE,
+        "bash",
+        "-c",
+        f'set -e; {BUILD}\nexport XDG_RUNTIME_DIR=$(mktemp -d)\n"$dir/probe" || true',
+        "probe",
+        "openxr",
+        input=XR_PROBE,
     )
     assert "xrCreateInstance: XR_ERROR_RUNTIME_FAILURE (-2)" in result.stdout, result
     assert "monado-service" in result.stderr, result.stderr
@@ -125,13 +139,20 @@ def test_openxr_with_monado_selected_but_not_running_fails_in_the_runtime(pod: P
 # OpenHMD always lists its built-in drivers' devices: the "external" driver (for apps that
 # feed their own sensor data) and the "null" driver's HMD and two controllers. None has a
 # device path. A real headset would add a device with a hidraw/USB path.
-BUILT_IN = {"External Device", "HMD Null Device", "Left Controller Null Device", "Right Controller Null Device"}
+BUILT_IN = {
+    "External Device",
+    "HMD Null Device",
+    "Left Controller Null Device",
+    "Right Controller Null Device",
+}
 
 
 def test_openhmd_probe_finds_only_its_built_in_devices(pod: Pod) -> None:
     out = probe(pod, HMD_PROBE, "openhmd")
     assert "exit:" not in out, out
-    devices = [line.removeprefix("device: ").split("|") for line in out.splitlines() if line.startswith("device: ")]
+    devices = [
+        line.removeprefix("device: ").split("|") for line in out.splitlines() if line.startswith("device: ")
+    ]
     assert f"devices: {len(devices)}" in out, out
     assert {product for product, _ in devices} == BUILT_IN, out
     assert all(path == "(none)" for _, path in devices), out
