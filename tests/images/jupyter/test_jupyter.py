@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -87,3 +88,29 @@ def test_notebook_importing_torch_executes_headless(pod: Pod) -> None:
     text = outputs[0]["text"] if outputs else ""
     # nbformat stores multi-line text as a list of lines.
     assert "".join(text).strip() == "4", outputs
+
+
+NOTIFICATION = "@jupyterlab/apputils-extension:notification"
+
+
+def test_news_and_update_checks_are_off_by_default(lab: tuple[Service, str]) -> None:
+    status, body = get(f"{lab[1]}/lab/api/settings/{NOTIFICATION}", token=TOKEN)
+    assert status == 200, body
+    reply = json.loads(body)
+    # The composite is what the frontend acts on: schema defaults (where the image's
+    # overrides land) under the user's own settings, which a fresh home does not have.
+    defaults = {key: prop.get("default") for key, prop in reply["schema"]["properties"].items()}
+    composite = reply.get("composite") or {**defaults, **reply["settings"]}
+    assert reply["settings"] == {}, reply["raw"]
+    assert composite["fetchNews"] == "false", composite
+    assert composite["checkForUpdates"] is False, composite
+
+
+def test_server_has_no_news_feed_to_fetch(lab: tuple[Service, str]) -> None:
+    status, body = get(lab[1] + "/lab", token=TOKEN)
+    assert status == 200
+    match = re.search(rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>', body, re.S)
+    assert match, "no jupyter-config-data in /lab"
+    assert json.loads(match.group(1))["news"] == {"disabled": True}
+    status, body = get(lab[1] + "/lab/api/news", token=TOKEN)
+    assert status == 200 and json.loads(body) == {"news": []}
