@@ -89,7 +89,9 @@ def test_z_jumps_to_a_visited_directory(terminal: Terminal):
     terminal.wait_for(r"now in /tmp/work/deep/place")
 
 
-@pytest.mark.parametrize("typed, completed", [("kubectl versio", "kubectl version"), ("gh auth statu", "gh auth status")])
+@pytest.mark.parametrize(
+    "typed, completed", [("kubectl versio", "kubectl version"), ("gh auth statu", "gh auth status")]
+)
 def test_tab_completes_subcommands(terminal: Terminal, typed: str, completed: str):
     terminal.clear()
     terminal.keys("-l", typed)
@@ -137,7 +139,12 @@ def host_pip_settings() -> dict[str, str]:
     """The machine's pip configuration (its files, then PIP_* variables), as pip reads them."""
     parser = configparser.ConfigParser()
     parser.read([Path("/etc/pip.conf"), Path.home() / ".config/pip/pip.conf", Path.home() / ".pip/pip.conf"])
-    settings = {k: v for section in ("global", "install") if parser.has_section(section) for k, v in parser[section].items()}
+    settings = {
+        k: v
+        for section in ("global", "install")
+        if parser.has_section(section)
+        for k, v in parser[section].items()
+    }
     for key in ("index-url", "cert"):
         value = os.environ.get("PIP_" + key.upper().replace("-", "_"))
         if value:
@@ -212,7 +219,9 @@ def host_podman_api(folder: Path) -> Iterator[Path]:
     sock = folder / "podman.sock"
     log = folder / "service.log"
     with open(log, "w") as out:
-        service = subprocess.Popen([ENGINE, "system", "service", "--time=0", f"unix://{sock}"], stdout=out, stderr=out)
+        service = subprocess.Popen(
+            [ENGINE, "system", "service", "--time=0", f"unix://{sock}"], stdout=out, stderr=out
+        )
     try:
         deadline = time.monotonic() + 30
         while not sock.exists():
@@ -237,8 +246,14 @@ def test_docker_and_podman_remote_reach_the_hosts_engine(pod: Pod, tmp_path: Pat
         out = pod.sh(script, extra=["-v", f"{sock}:{SOCKET_IN_POD}"])
     assert re.search(r"^server=\d+\.\d+", out, re.M), out
     for client in ("docker", "podman"):
-        ids = [line.split()[1].removeprefix("sha256:") for line in out.splitlines() if line.startswith(client + " ")]
-        assert any(i.startswith(pod.image_id) for i in ids), f"{client} does not list the pod's own image:\n{out}"
+        ids = [
+            line.split()[1].removeprefix("sha256:")
+            for line in out.splitlines()
+            if line.startswith(client + " ")
+        ]
+        assert any(
+            i.startswith(pod.image_id) for i in ids
+        ), f"{client} does not list the pod's own image:\n{out}"
 
 
 NESTED = """
