@@ -271,3 +271,9 @@ def test_rootless_podman_inside_the_pod_builds_and_runs_an_image(pod: Pod):
     # /proc must be unmasked for the nested container to mount its own (docs/workplace.md).
     out = pod.sh(NESTED, extra=["--security-opt", "unmask=ALL"], env={"PODMAN_IGNORE_CGROUPSV1_WARNING": "1"})
     assert out.splitlines()[-1] == "hello from a nested container", out
+
+
+def test_nested_podman_run_needs_proc_unmasked(pod: Pod):
+    result = pod.run("bash", "-c", NESTED, env={"PODMAN_IGNORE_CGROUPSV1_WARNING": "1"}, check=False)
+    assert result.returncode != 0
+    assert "mount `proc`" in result.stderr, result.stderr
