@@ -102,7 +102,9 @@ def user() -> Iterator[HostUser]:
             f'[storage]\ndriver = "overlay"\ngraphroot = "{root}/graph"\nrunroot = "{root}/run/storage"\n'
         )
         conf = (Path(ENGINE).parent / "containers.conf").read_text()
-        (root / "containers.conf").write_text(conf.replace("[containers]\n", '[containers]\nnetns = "host"\n', 1))
+        (root / "containers.conf").write_text(
+            conf.replace("[containers]\n", '[containers]\nnetns = "host"\n', 1)
+        )
         for path in (root, root / "run", root / "storage.conf", root / "containers.conf"):
             os.chown(path, entry.pw_uid, entry.pw_gid)
         env = {
@@ -167,11 +169,18 @@ def project(user: HostUser) -> Iterator[Project]:
     (folder / ".devcontainer").mkdir(parents=True)
     (folder / ".devcontainer" / "devcontainer.json").write_text(json.dumps({"image": image}) + "\n")
     (folder / "from-host").write_text("hi\n")
-    for path in (folder, folder / ".devcontainer", folder / ".devcontainer" / "devcontainer.json", folder / "from-host"):
+    for path in (
+        folder,
+        folder / ".devcontainer",
+        folder / ".devcontainer" / "devcontainer.json",
+        folder / "from-host",
+    ):
         os.chown(path, user.uid, user.gid)
     try:
         up = Project(folder, label, {}).cli(user, "up")
-        assert up.returncode == 0, f"devcontainer up exited {up.returncode}:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
+        assert (
+            up.returncode == 0
+        ), f"devcontainer up exited {up.returncode}:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
         yield Project(folder, label, json.loads(up.stdout.strip().splitlines()[-1]))
     finally:
         user.run("sh", "-c", f"podman rm --force $(podman ps -aq --filter label={label})", timeout=300)
@@ -199,7 +208,9 @@ def test_the_workspace_is_the_host_folder_and_what_jovian_writes_is_the_host_use
 
 def test_the_images_metadata_label_is_the_configuration(user: HostUser, project: Project) -> None:
     read = project.cli(user, "read-configuration", "--include-merged-configuration")
-    assert read.returncode == 0, f"devcontainer read-configuration exited {read.returncode}:\n{read.stderr[-3000:]}"
+    assert (
+        read.returncode == 0
+    ), f"devcontainer read-configuration exited {read.returncode}:\n{read.stderr[-3000:]}"
     merged = json.loads(read.stdout)["mergedConfiguration"]
     label = json.loads(Pod.under_test().labels["devcontainer.metadata"])[0]
     assert merged["remoteUser"] == merged["containerUser"] == "jovian"
