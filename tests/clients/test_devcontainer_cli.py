@@ -98,6 +98,7 @@ def user() -> Iterator[HostUser]:
     try:
         node_bin = install_cli(root / "cli")
         (root / "run").mkdir(mode=0o700)
+        (root / "tmp").mkdir(mode=0o700)  # the CLI's own scratch files go there, not in /tmp
         (root / "storage.conf").write_text(
             f'[storage]\ndriver = "overlay"\ngraphroot = "{root}/graph"\nrunroot = "{root}/run/storage"\n'
         )
@@ -105,13 +106,14 @@ def user() -> Iterator[HostUser]:
         (root / "containers.conf").write_text(
             conf.replace("[containers]\n", '[containers]\nnetns = "host"\n', 1)
         )
-        for path in (root, root / "run", root / "storage.conf", root / "containers.conf"):
+        for path in (root, root / "run", root / "tmp", root / "storage.conf", root / "containers.conf"):
             os.chown(path, entry.pw_uid, entry.pw_gid)
         env = {
             "PATH": f"{node_bin}:{root}/cli/node_modules/.bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": entry.pw_dir,
             "USER": USER,
             "XDG_RUNTIME_DIR": f"{root}/run",
+            "TMPDIR": f"{root}/tmp",
             "CONTAINERS_CONF": f"{root}/containers.conf",
             "CONTAINERS_STORAGE_CONF": f"{root}/storage.conf",
         }
