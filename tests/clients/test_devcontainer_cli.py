@@ -99,8 +99,10 @@ def user() -> Iterator[HostUser]:
         node_bin = install_cli(root / "cli")
         (root / "run").mkdir(mode=0o700)
         (root / "tmp").mkdir(mode=0o700)  # the CLI's own scratch files go there, not in /tmp
+        # Rootless podman 4.3 ignores graphroot and would use the user's home; runroot goes
+        # under XDG_RUNTIME_DIR.
         (root / "storage.conf").write_text(
-            f'[storage]\ndriver = "overlay"\ngraphroot = "{root}/graph"\nrunroot = "{root}/run/storage"\n'
+            f'[storage]\ndriver = "overlay"\nrootless_storage_path = "{root}/graph"\n'
         )
         conf = (Path(ENGINE).parent / "containers.conf").read_text()
         (root / "containers.conf").write_text(

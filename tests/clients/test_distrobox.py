@@ -84,8 +84,10 @@ def user() -> Iterator[HostUser]:
     root = Path(tempfile.mkdtemp(prefix="podtest-distrobox-"))
     try:
         (root / "run").mkdir(mode=0o700)
+        # Rootless podman 4.3 ignores graphroot and would use the user's home; runroot goes
+        # under XDG_RUNTIME_DIR.
         (root / "storage.conf").write_text(
-            f'[storage]\ndriver = "overlay"\ngraphroot = "{root}/graph"\nrunroot = "{root}/run/storage"\n'
+            f'[storage]\ndriver = "overlay"\nrootless_storage_path = "{root}/graph"\n'
         )
         shutil.copy(Path(ENGINE).parent / "containers.conf", root / "containers.conf")
         for path in [root, *root.iterdir()]:
