@@ -146,15 +146,16 @@ def box(user: HostUser) -> Iterator[str]:
 
 
 def explain_first_start(user: HostUser, name: str, pod: Pod) -> None:
-    """Fail with the box's log; a known gap of the image is reported as such."""
+    """Fail with the box's log, naming what the image lacks when that is the cause."""
     log = user.run("podman", "logs", name).stderr[-3000:]
     probe = "; ".join(f"command -v {c} >/dev/null || echo {c}" for c in INIT_CHECKS)
     missing = engine("run", "--rm", "--entrypoint", "sh", pod.image_id, "-c", probe).stdout.split()
-    if missing and "Unable to locate package" in log:
-        pytest.xfail(
-            f"{pod.name} lacks {' '.join(missing)}: distrobox-init then installs packages at first "
-            "start, under Debian package names Debian 13 dropped (libegl1-mesa, libgl1-mesa-glx). "
-            "Adding those commands' packages to the pod lets the box start with nothing to install"
+    if missing:
+        # distrobox-init installs what is missing at first start, under Debian package names
+        # that Debian 13 dropped (libegl1-mesa, libgl1-mesa-glx): base carries them instead.
+        raise AssertionError(
+            f"{pod.name} lacks {' '.join(missing)}, which distrobox-init needs; add their packages "
+            f"to build_files/base/pod.yaml. The box's log:\n{log}"
         )
     raise AssertionError(f"distrobox enter {name}: the box did not start; its log:\n{log}")
 
