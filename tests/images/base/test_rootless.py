@@ -103,8 +103,11 @@ def rootless(pod: Pod) -> Iterator[RootlessUser]:
     root = Path(tempfile.mkdtemp(prefix="podtest-rootless-"))
     try:
         (root / "run").mkdir(mode=0o700)
+        # Rootless podman 4.3 reads rootless_storage_path, not graphroot: without it the pod
+        # would land (and stay, 3.5 GB a run) in the user's home.
         (root / "storage.conf").write_text(
-            f'[storage]\ndriver = "overlay"\ngraphroot = "{root}/graph"\nrunroot = "{root}/run/storage"\n'
+            f'[storage]\ndriver = "overlay"\nrootless_storage_path = "{root}/graph"\n'
+            f'graphroot = "{root}/graph"\nrunroot = "{root}/run/storage"\n'
         )
         # The sandbox is not readable by the user: its copy of the engine's containers.conf
         # (runc, and ulimits within this host's limits) goes beside the storage.
