@@ -31,7 +31,7 @@ mkdir -p "$conf"
 make_key() {
   local dir tmp
   dir="$(dirname "$1")"
-  mkdir -p -m 700 "$dir"
+  mkdir -p "$dir" && chmod 700 "$dir"
   tmp="$(mktemp "$dir/.rsa_key.XXXXXX")"
   # wayvnc (nettle) reads PKCS#1 PEM ("BEGIN RSA PRIVATE KEY"), not PKCS#8: -traditional.
   (umask 077 && openssl genrsa -traditional -out "$tmp" 3072 2>/dev/null) || {

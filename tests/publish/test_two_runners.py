@@ -54,18 +54,29 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return engine(*args, timeout=1500)
 
 
+def declaration(pod: str) -> list[str]:
+    """The files of the pod's `:declaration` target (build_files/prelude.py): pod.yaml,
+    pixi.toml and the files its Containerfile copies in, all but BUILD, the Containerfile,
+    JSON, lock, shell and Python files."""
+    names, suffixes = {"BUILD", "Containerfile"}, {".json", ".lock", ".sh", ".py"}
+    return [
+        path.as_posix()
+        for path in sorted(Path(f"build_files/{pod}").iterdir())
+        if path.is_file() and path.name not in names and path.suffix not in suffixes
+    ]
+
+
 def pants_context(tmp: Path, pod: str, *extra: str) -> Path:
     """The build context Pants hands the wrapper for `pod`: its Containerfile, its lock,
     the exclusion lists, its declaration (pod.yaml, and pixi.toml where it has one) and the
     extra files its BUILD names (parents' docker-info files do not enter the input key, so
     they are left out)."""
     ctx = tmp / f"ctx-{pod}"
-    declaration = [f"build_files/{pod}/{name}" for name in ("pod.yaml", "pixi.toml")]
     for rel in (
         f"build_files/{pod}/Containerfile",
         f"build_files/{pod}/pod.lock.json",
         "build_files/exclusions.toml",
-        *(path for path in declaration if Path(path).exists()),
+        *declaration(pod),
         *extra,
     ):
         (ctx / rel).parent.mkdir(parents=True, exist_ok=True)

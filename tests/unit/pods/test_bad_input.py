@@ -153,7 +153,7 @@ def test_pod_yaml_duplicate_mapping_key(repo, capsys, monkeypatch):
     )
     assert offline_fails(repo, capsys, monkeypatch) == (
         "pods: error: build_files/devops/pod.yaml: field npm.packages.firebase-tools: "
-        "duplicate key 'firebase-tools' at line 9: expected each key once, found it at line 8 too; "
+        "duplicate key 'firebase-tools' at line 10: expected each key once, found it at line 9 too; "
         "merge the two or remove one"
     )
 
