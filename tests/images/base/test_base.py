@@ -159,12 +159,27 @@ def test_dotnet_sdk_reports_locked_version(pod: Pod, vendor_versions: dict[str, 
 def test_locked_env_reaches_every_command_exactly(pod: Pod, locks: dict[str, dict]) -> None:
     """Each pod's `env:` (from its lock) is what a command in the pod sees: values literal,
     only $NAME/${NAME} references expanded, against the image's own environment."""
-    declared = {name: value for lock in locks.values() for name, value in (lock.get("env") or {}).items()}
-    assert declared, "base's lock declares env: (DOTNET_ROOT, ...); this test needs some"
     raw = pod.run("-0", image_entrypoint=True, extra=["--entrypoint", "/usr/bin/env"]).stdout
-    image_env = collections.defaultdict(str, (item.split("=", 1) for item in raw.split("\0") if item))
+    expected = collections.defaultdict(str, (item.split("=", 1) for item in raw.split("\0") if item))
+    declared: set[str] = set()
+    # Parents first: a child's `PATH: ...:$PATH` extends what its ancestors made of PATH.
+    for lock in ancestry(locks):
+        for name, value in (lock.get("env") or {}).items():
+            # string.Template's $NAME / ${NAME} is the only expansion the contract allows.
+            expected[name] = string.Template(value).substitute(expected)
+            declared.add(name)
+    assert declared, "base's lock declares env: (DOTNET_ROOT, ...); this test needs some"
     seen = pod.run("env", "-0").stdout
     got = dict(item.split("=", 1) for item in seen.split("\0") if item)
-    # string.Template's $NAME / ${NAME} is the only expansion the contract allows.
-    expected = {name: string.Template(value).substitute(image_env) for name, value in declared.items()}
-    assert {name: got.get(name) for name in declared} == expected
+    assert {name: got.get(name) for name in declared} == {name: expected[name] for name in declared}
+
+
+def ancestry(locks: dict[str, dict]) -> list[dict]:
+    """The image's locks from the root pod down to the image's own."""
+    children = {lock.get("parent"): lock for lock in locks.values()}
+    chain, parent = [], None
+    while parent in children:
+        chain.append(children[parent])
+        parent = chain[-1]["pod"]
+    assert len(chain) == len(locks), f"locks that are not one line of descent: {sorted(locks)}"
+    return chain
