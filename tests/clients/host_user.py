@@ -59,7 +59,9 @@ def rootless_user(entry: pwd.struct_passwd, root: Path, extra_conf: str = "", **
     (root / "run").mkdir(mode=0o700)
     # Rootless podman 4.3 ignores graphroot and would use the user's home; runroot goes
     # under XDG_RUNTIME_DIR.
-    (root / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\nrootless_storage_path = "{root}/graph"\n')
+    (root / "storage.conf").write_text(
+        f'[storage]\ndriver = "overlay"\nrootless_storage_path = "{root}/graph"\n'
+    )
     conf = (Path(ENGINE).parent / "containers.conf").read_text()
     (root / "containers.conf").write_text(conf.replace("[containers]\n", f"[containers]\n{extra_conf}", 1))
     for path in (root, root / "run", root / "storage.conf", root / "containers.conf"):
