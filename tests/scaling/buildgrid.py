@@ -23,7 +23,14 @@ PYTHON = "3.13"
 
 # The smallest server Pants' remote cache needs: the action cache (allow-updates, or Pants
 # can only read), the CAS and ByteStream (outputs larger than a gRPC batch) on one disk store.
+# BuildGrid sizes its gRPC pool by the CPU count (5 threads per CPU) and refuses what does
+# not fit ("ResourceExhausted: Concurrent RPC limit exceeded"): on a two-core runner, 10.
+# Pants sends up to 128 store and 128 cache RPCs at once, and treats a refused lookup as a
+# read error (it re-runs the process). So the pool is fixed, and RPCs beyond it wait in
+# gRPC's queue instead of being refused, as a cache sized for its clients would.
 CONFIG = """\
+thread-pool-size: 32
+maximum-concurrent-rpcs: 512
 server:
   - !channel
     address: "127.0.0.1:{port}"

@@ -56,7 +56,10 @@ class PantsRun:
     log: Path
 
     def tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log.read_text().splitlines()[-lines:])
+        """The log's warnings (a cache's refusals say why there), then its last lines."""
+        text = self.log.read_text().splitlines()
+        warnings = [line for line in text if "[WARN]" in line or "[ERROR]" in line]
+        return "\n".join([*warnings[:20], "...", *text[-lines:]])
 
     def lines_with(self, text: str) -> list[str]:
         return [line for line in self.log.read_text().splitlines() if text in line]
