@@ -24,8 +24,8 @@ import pods_contract as contract  # noqa: E402
 
 LOCK = os.path.join(HERE, contract.LOCK_NAME)
 LOCK_PATH = contract.repo_lock_path("rootfs")
-# Fixed so that the tarball depends only on the lock (2025-11-30T00:00:00Z).
-SOURCE_DATE_EPOCH = "1764460800"
+# The family's epoch, so that the tarball depends only on the lock.
+SOURCE_DATE_EPOCH = str(contract.SOURCE_DATE_EPOCH)
 USER, UID, HOME, WORKSPACE = "jovian", 1000, "/home/jovian", "/workspace"
 
 

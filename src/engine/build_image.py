@@ -8,18 +8,21 @@ half-built carries a key.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import checkout  # noqa: F401  (puts pods_contract on the path)
 from engine_binary import ENGINE, say
 from exclusions import Exclusions
 from input_key import context_files
-from pods_contract import KEY_LABEL
-from records import state_dir
+from pods_contract import KEY_LABEL, SOURCE_DATE_EPOCH, builds_lock_path
+from records import private_tmp, state_dir
 from request import BuildRequest
 
 
@@ -40,10 +43,14 @@ def build_image(
     with tempfile.TemporaryDirectory() as tmp:
         iid = Path(tmp, "iid")
         # Docker image format: OCI image configs have no HEALTHCHECK; podman drops it silently.
+        # --timestamp: `created`, the history and every file's mtime in the new layers are
+        # the family's epoch, not the clock's (same inputs, same image ID).
         args = [
             "build",
             "--format",
             "docker",
+            "--timestamp",
+            str(SOURCE_DATE_EPOCH),
             "--iidfile",
             str(iid),
             *secrets,
@@ -69,7 +76,27 @@ def build_image(
     return built
 
 
+@contextlib.contextmanager
+def holding_builds_lock() -> Iterator[None]:
+    """Shared with every other build; `pods gc` prunes only when it can take it alone."""
+    try:
+        private_tmp(builds_lock_path().parent.name)
+        handle = open(builds_lock_path(), "a")
+    except OSError:
+        # No private lock folder: gc cannot see this build either way, and says so.
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        yield
+
+
 def run_build(request: BuildRequest, args: list[str], out, log: Path, started: float) -> int:
+    with holding_builds_lock():
+        return _run_build(request, args, out, log, started)
+
+
+def _run_build(request: BuildRequest, args: list[str], out, log: Path, started: float) -> int:
     before = working_containers()
     proc = ENGINE.podman_logged(args, out)
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from engine_binary import ENGINE, last_line, say, tls_args
+from engine_binary import ENGINE, PUSH_COMPRESSION, last_line, say, tls_args
 from existing_image import Existing
 from request import BuildRequest
 
@@ -40,7 +40,7 @@ def push_to_cache(request: BuildRequest, key: str, image: str) -> None:
     ref = cache_ref(request, key)
     if not ref:
         return
-    result = ENGINE.podman("push", "--quiet", *tls_args(ref), image, ref, check=False)
+    result = ENGINE.podman("push", "--quiet", *PUSH_COMPRESSION, *tls_args(ref), image, ref, check=False)
     if result.returncode == 0:
         say(f"cache registry: pushed {ref}")
     else:

@@ -13,6 +13,9 @@ import subprocess
 from dataclasses import dataclass
 from typing import IO
 
+import checkout  # noqa: F401  (puts pods_contract on the path)
+from pods_contract import is_loopback_registry as is_loopback
+
 
 class EngineError(Exception):
     """One line for the user: what failed, and what to do."""
@@ -37,9 +40,10 @@ def registry_host(ref: str) -> str:
     return ref.split("/", 1)[0]
 
 
-def is_loopback(ref: str) -> bool:
-    # Loopback registries (tests, a CI runner's own cache) speak plain HTTP.
-    return registry_host(ref).rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]")
+# Every push compresses the same way (podman 4.3 has no level option: the library's default
+# level), so a layer gets the same blob digest in every registry, pushed from any machine
+# with the same podman; not left to "whatever the source storage had".
+PUSH_COMPRESSION = ["--compression-format", "gzip"]
 
 
 def tls_args(ref: str) -> list[str]:

@@ -23,7 +23,10 @@ def input_key(request: BuildRequest, key_args: dict[str, str] | None = None) -> 
     configured registry address); this key depends on inputs only, so two runners, or one
     runner before and after adding a registry, agree on it.
     """
-    h = hashlib.sha256(b"pods-input-key-v2\0")
+    # The version names how the engine builds, not only what from: v3 builds with the
+    # family's fixed epoch (build_image), so no image built by the clock is reused, from
+    # this machine's storage or a cache registry.
+    h = hashlib.sha256(b"pods-input-key-v3\0")
     root = Path(request.context)
     for path in context_files(root):
         rel = path.relative_to(root).as_posix()

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import checkout  # noqa: F401  (puts pods_contract on the path)
-from engine_binary import ENGINE, EngineError, last_line, registry_host, say, split_ref, tls_args
+from engine_binary import (
+    PUSH_COMPRESSION,
+    ENGINE,
+    EngineError,
+    last_line,
+    registry_host,
+    say,
+    split_ref,
+    tls_args,
+)
 from existing_image import timing_note
 from local_index import storage_has_name, storage_images
 from pods_contract import EXCLUDED_LABEL, KEY_LABEL, LIST_LABEL, MOVING_TAGS, parse_excluded
@@ -113,7 +122,15 @@ def upload(ref: str) -> str:
     for attempt in range(1, attempts + 1):
         with tempfile.TemporaryDirectory() as tmp:
             digest_file = Path(tmp, "digest")
-            args = ["push", "--quiet", "--digestfile", str(digest_file), *tls_args(ref), ref]
+            args = [
+                "push",
+                "--quiet",
+                *PUSH_COMPRESSION,
+                "--digestfile",
+                str(digest_file),
+                *tls_args(ref),
+                ref,
+            ]
             result = ENGINE.podman(*args, check=False)
             if result.returncode == 0:
                 return digest_file.read_text().strip()

@@ -31,7 +31,6 @@ import checkout  # noqa: F401  (puts pods_contract on the path)
 from engine_binary import ENGINE, EngineError
 from pods_contract import (
     EXCLUDED_LABEL,
-    IMAGE_EXCLUDED_FILE,
     IMAGE_LOCK_DIR,
     KEY_LABEL,
     LABEL_PREFIX,
@@ -40,7 +39,7 @@ from pods_contract import (
     VERSION_LABEL,
     ContractError,
     parse_excluded,
-    parse_lock,
+    read_image_locks,
     render_excluded,
 )
 
@@ -57,12 +56,6 @@ class SbomError(EngineError):
 # --- reading the image ------------------------------------------------------------------
 
 
-def excluded_in_file(text: str) -> list[str]:
-    """The names in an image's excluded file: bare (`helm`), or, as older installers wrote
-    them, qualified by pod (`base/helm`)."""
-    return parse_excluded(" ".join(name.rsplit("/", 1)[-1] for name in text.split()))
-
-
 def read_locks(image: str) -> tuple[dict[str, dict], list[str]]:
     """The lock files under /usr/share/pods of `image`, by pod, and the names listed in
     its /usr/share/pods/excluded (what the installer skipped)."""
@@ -72,25 +65,15 @@ def read_locks(image: str) -> tuple[dict[str, dict], list[str]]:
     try:
         with tempfile.TemporaryDirectory(prefix="pods-sbom-") as tmp:
             ENGINE.podman("cp", f"{container}:{IMAGE_LOCK_DIR}", tmp)
-            folder = Path(tmp, Path(IMAGE_LOCK_DIR).name)
-            locks = {}
-            for path in sorted(folder.glob("*.lock.json")):
-                lock = read_image_lock(image, path)
-                locks[lock.get("pod") or path.name.removesuffix(".lock.json")] = lock
-            excluded_file = folder / Path(IMAGE_EXCLUDED_FILE).name
-            excluded = excluded_in_file(excluded_file.read_text()) if excluded_file.exists() else []
+            try:
+                locks, excluded = read_image_locks(Path(tmp, Path(IMAGE_LOCK_DIR).name), image[:12])
+            except ContractError as e:
+                raise SbomError(str(e)) from None
     finally:
         ENGINE.podman("rm", "--force", container, check=False)
     if not locks:
         raise SbomError(f"{image}: no {IMAGE_LOCK_DIR}/*.lock.json in the image; is it a pod image?")
     return locks, excluded
-
-
-def read_image_lock(image: str, path: Path) -> dict:
-    try:
-        return parse_lock(path.read_bytes(), f"{image[:12]}:{IMAGE_LOCK_DIR}/{path.name}")
-    except ContractError as e:
-        raise SbomError(str(e)) from None
 
 
 # --- components ---------------------------------------------------------------------------

@@ -10,14 +10,19 @@ rootfs builder and the tests. A format defined here is defined nowhere else.
 - Debian's `apt-cache show` stanzas, and the check that an installed closure is the locked one.
 - File hashing.
 - pod.yaml's `env:`: which names and values are allowed, and the shell text that sets them.
+- The family's build epoch, the lock a build holds against gc, and which registries are
+  loopback ones.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 # --- labels ---------------------------------------------------------------------------
 LABEL_PREFIX = "io.github.bazzite-ai.pods"
@@ -42,6 +47,16 @@ BUILD_FILES = "build_files"
 IMAGE_LOCK_DIR = "/usr/share/pods"
 IMAGE_EXCLUDED_FILE = f"{IMAGE_LOCK_DIR}/excluded"
 CONFLICT_MARKERS = ("<<<<<<< ", "=======", ">>>>>>> ")
+
+
+# --- reproducible builds ----------------------------------------------------------------
+# Every time a build writes: the rootfs tarball's mtimes, each image's `created` and history
+# times, and the mtime of every file in every layer (podman build --timestamp). Fixed, and
+# part of the inputs (this file is in rootfs's, and so every pod's, input key), never the
+# clock: the same inputs give the same image ID on any machine, at any time
+# (2025-11-30T00:00:00Z). An image's age is therefore not when it was built; records and gc
+# go by input keys, not by time.
+SOURCE_DATE_EPOCH = 1764460800
 
 
 class ContractError(Exception):
@@ -111,6 +126,12 @@ def render_excluded(names: Iterable[str]) -> str:
 
 def render_excluded_file(names: Iterable[str]) -> str:
     return "".join(f"{n}\n" for n in sorted(set(names)))
+
+
+def parse_excluded_file(text: str) -> list[str]:
+    """The names in an image's excluded file: bare (`helm`), or, as older installers wrote
+    them, qualified by pod (`base/helm`)."""
+    return parse_excluded(" ".join(name.rsplit("/", 1)[-1] for name in text.split()))
 
 
 # --- Debian ---------------------------------------------------------------------------
@@ -226,3 +247,34 @@ def render_env_script(env: Mapping[str, str]) -> str:
             parts.append(_single_quoted(value[last:]))
         lines.append(f"export {name}={''.join(parts)}\n")
     return "".join(lines)
+
+
+def read_image_locks(folder: str | os.PathLike, display: str) -> tuple[dict[str, dict], list[str]]:
+    """A copy of an image's IMAGE_LOCK_DIR at `folder`: its locks by pod, and the components
+    its excluded file names (bare, or qualified by pod as older installers wrote them)."""
+    locks = {}
+    for path in sorted(Path(folder).glob(f"*.{LOCK_NAME.split('.', 1)[1]}")):
+        lock = parse_lock(path.read_bytes(), f"{display}:{IMAGE_LOCK_DIR}/{path.name}")
+        locks[lock.get("pod") or path.name.removesuffix(".lock.json")] = lock
+    excluded_file = Path(folder, Path(IMAGE_EXCLUDED_FILE).name)
+    excluded = parse_excluded_file(excluded_file.read_text()) if excluded_file.exists() else []
+    return locks, excluded
+
+
+# --- the host ---------------------------------------------------------------------------
+
+
+def is_loopback_registry(ref: str) -> bool:
+    """A registry on this machine (a test's, a runner's own cache) speaks plain HTTP."""
+    return ref.split("/", 1)[0].rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]")
+
+
+def builds_lock_path() -> Path:
+    """The lock every image build holds (shared) and `pods gc` takes (exclusive) to prune.
+
+    A running build's intermediate layers are dangling until it tags its result, and
+    pruning them breaks it ("layer not known"). Images carry the family's fixed epoch, not
+    the time they were built, so "dangling for an hour" cannot tell them apart: the lock can.
+    In the per-user folder the engine's key locks use (made private by the engine).
+    """
+    return Path(tempfile.gettempdir(), f"pods-locks-{os.getuid()}", "builds.lock")

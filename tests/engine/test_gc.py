@@ -80,3 +80,59 @@ def test_gc_without_docker_info_refuses_to_guess(tmp_path: Path) -> None:
     with pytest.raises(PodsError) as e:
         collect_garbage(ENGINE, tmp_path)
     assert "run `./pants package build_files::` first" in str(e.value)
+
+
+def test_gc_removes_a_superseded_parent_and_its_superseded_child_of_the_same_age(
+    tmp_path: Path, storage: dict[str, str]
+) -> None:
+    # The engine builds with the family's fixed epoch, so parent and child have the same
+    # `created`: gc cannot order them by age, and must still get both (the child first).
+    rootfs = storage["TEST_ROOTFS"]
+    ours = f"localhost/pods-gc-{uuid.uuid4().hex[:8]}/bazzite-ai-pod-test"
+    parent = keyed_image(ours, rootfs, secrets.token_hex(32))
+    child = keyed_image(ours, parent, secrets.token_hex(32))
+    current = keyed_image(ours, rootfs, secrets.token_hex(32))
+    created = {engine("image", "inspect", "--format", "{{.Created}}", i).stdout for i in (parent, child)}
+    assert len(created) == 1, created
+    info = tmp_path / "dist"
+    docker_info(info, "test", ours, current)
+    try:
+        result = collect_garbage(ENGINE, info, say=lambda line: None)
+        assert len(result.removed) == 2, result
+        assert result.in_use == []
+        for gone in (parent, child):
+            assert engine("image", "exists", gone, check=False).returncode != 0
+        assert engine("image", "exists", current, check=False).returncode == 0
+    finally:
+        for image in (child, parent, current):
+            engine("rmi", "--force", image, check=False)
+
+
+def test_gc_leaves_dangling_layers_while_a_build_holds_the_builds_lock(
+    tmp_path: Path, storage: dict[str, str], temp_dir: Path
+) -> None:
+    # temp_dir: the lock lives in this test's own temp dir, so builds of other tests running
+    # now (which hold the machine's lock) do not decide this test's outcome.
+    from build_image import holding_builds_lock
+
+    rootfs = storage["TEST_ROOTFS"]
+    ours = f"localhost/pods-gc-{uuid.uuid4().hex[:8]}/bazzite-ai-pod-test"
+    current = keyed_image(ours, rootfs, secrets.token_hex(32))
+    dangling = keyed_image(f"localhost/pods-gc-{uuid.uuid4().hex[:8]}/scratch", rootfs, "x")
+    engine("untag", dangling)
+    info = tmp_path / "dist"
+    docker_info(info, "test", ours, current)
+    said: list[str] = []
+    try:
+        with holding_builds_lock():
+            collect_garbage(ENGINE, info, say=said.append)
+        assert any("dangling layers kept: a build is running" in line for line in said), said
+        assert engine("image", "exists", dangling, check=False).returncode == 0
+
+        said.clear()
+        collect_garbage(ENGINE, info, say=said.append)
+        assert not any("dangling layers kept" in line for line in said), said
+        assert engine("image", "exists", dangling, check=False).returncode != 0
+    finally:
+        for image in (current, dangling):
+            engine("rmi", "--force", image, check=False)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
+from pods_contract import is_loopback_registry
+
 from pods.errors import PodsError
 
 
@@ -77,9 +79,9 @@ class Engine:
     def remove_image(self, image_id: str) -> Result:
         return self.run(["rmi", "--force", image_id])
 
-    def prune_images(self, dangling_for: str) -> Result:
-        """Dangling layers, left by removed images, once dangling for `dangling_for` (e.g. 1h)."""
-        return self.run(["image", "prune", "--force", "--filter", f"until={dangling_for}"])
+    def prune_images(self) -> Result:
+        """Dangling layers, left by removed images (the caller knows no build is running)."""
+        return self.run(["image", "prune", "--force"])
 
 
 def _skopeo() -> str:
@@ -87,14 +89,8 @@ def _skopeo() -> str:
     return shutil.which("skopeo", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "skopeo"
 
 
-def is_loopback(ref: str) -> bool:
-    """A registry on this machine (a test's, or a local mirror): plain HTTP, as the engine's
-    push treats it."""
-    return ref.split("/", 1)[0].split(":", 1)[0] in ("127.0.0.1", "localhost")
-
-
 def tls_args(ref: str) -> list[str]:
-    return ["--tls-verify=false"] if is_loopback(ref) else []
+    return ["--tls-verify=false"] if is_loopback_registry(ref) else []
 
 
 def registry_manifest(ref: str) -> Result:

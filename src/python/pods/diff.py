@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pods_contract import IMAGE_LOCK_DIR, ContractError, parse_lock
+from pods_contract import IMAGE_LOCK_DIR, ContractError, read_image_locks
 
 from pods.container import Engine, registry_manifest, tls_args
 from pods.errors import PodsError
@@ -105,13 +105,10 @@ def read_locks(engine: Engine, image: str) -> dict[str, dict[str, Any]]:
     try:
         with tempfile.TemporaryDirectory(prefix="pods-diff-") as tmp:
             engine.run(["cp", f"{container}:{IMAGE_LOCK_DIR}", tmp], timeout=300, check=True)
-            locks = {}
-            for path in sorted(Path(tmp, Path(IMAGE_LOCK_DIR).name).glob("*.lock.json")):
-                try:
-                    lock = parse_lock(path.read_bytes(), f"{image}:{IMAGE_LOCK_DIR}/{path.name}")
-                except ContractError as e:
-                    raise PodsError(image, str(e)) from None
-                locks[lock.get("pod") or path.name.removesuffix(".lock.json")] = lock
+            try:
+                locks, _ = read_image_locks(Path(tmp, Path(IMAGE_LOCK_DIR).name), image)
+            except ContractError as e:
+                raise PodsError(image, str(e)) from None
     finally:
         engine.run(["rm", "--force", container], timeout=120)
     if not locks:

@@ -4,12 +4,13 @@ Every build with new inputs leaves its predecessor behind (a few GB for the bigg
 so a laptop or CI runner fills its disk within days. What is current is what the last
 `./pants package` wrote to dist/pods/*.docker-info.json: in the repositories those files
 name, those images are kept and every other image labelled with a pods key goes. Images
-a container still uses are kept too; dangling layers go with `image prune`, once they
-have been dangling an hour (a build running now keeps its intermediate layers dangling).
+a container still uses are kept too; dangling layers go with `image prune`, unless a
+build is running (its intermediate layers are dangling until it tags its result).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,13 +20,10 @@ from typing import Any
 
 # Images from before input keys were hashed from inputs alone carry the legacy label;
 # they are superseded by definition.
-from pods_contract import KEY_LABEL, LEGACY_KEY_LABEL
+from pods_contract import KEY_LABEL, LEGACY_KEY_LABEL, builds_lock_path
 
 from pods.container import Engine
 from pods.errors import PodsError
-
-# How long a layer must have been dangling before gc prunes it (see collect_garbage).
-PRUNE_AFTER = "1h"
 
 
 @dataclass
@@ -66,14 +64,43 @@ def collect_garbage(
             "no docker-info files, so no current keys are known; run `./pants package build_files::` first",
         )
     result = GcResult()
-    for image, label in keyed_images(engine, repositories):
-        sweep(engine, image, label, current, dry_run, say, result)
+    # Children go before their parents, or a parent's removal fails on the child. Images
+    # carry the family's fixed epoch, so their `created` cannot order them: the removals
+    # that fail are tried again while another pass still removes something.
+    pending = list(keyed_images(engine, repositories))
+    while pending:
+        retry = []
+        for image, label in pending:
+            if not sweep(engine, image, label, current, dry_run, say, result, last_try=False):
+                retry.append((image, label))
+        if len(retry) == len(pending):
+            for image, label in retry:
+                sweep(engine, image, label, current, dry_run, say, result, last_try=True)
+            break
+        pending = retry
     if not dry_run:
-        # A build running now keeps its intermediate layers dangling until it tags its
-        # result, and pruning those breaks it ("layer not known"): only layers dangling
-        # for PRUNE_AFTER go.
-        engine.prune_images(dangling_for=PRUNE_AFTER)
+        prune_unless_building(engine, say)
     return result
+
+
+def prune_unless_building(engine: Engine, say: Callable[[str], None]) -> None:
+    """Dangling layers go, unless a build holds the builds lock: a running build's
+    intermediate layers are dangling until it tags its result, and pruning them breaks it
+    ("layer not known")."""
+    lock = builds_lock_path()
+    try:
+        handle = open(lock, "a")
+    except OSError:
+        # No lock folder: no build of this user has run since the machine started.
+        engine.prune_images()
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("dangling layers kept: a build is running (the next gc removes them)")
+            return
+        engine.prune_images()
 
 
 def keyed_images(engine: Engine, repositories: set[str]) -> Iterator[tuple[dict[str, Any], str]]:
@@ -101,8 +128,10 @@ def sweep(
     dry_run: bool,
     say: Callable[[str], None],
     result: GcResult,
-) -> None:
-    """Keep the image (current, or in use) or remove it, and record which in `result`."""
+    last_try: bool = True,
+) -> bool:
+    """Keep the image (current, or in use) or remove it, and record which in `result`.
+    False: its removal failed and `last_try` is False, so nothing was recorded yet."""
     image_id = image["Id"].removeprefix("sha256:")
     if image_id in current:
         result.kept.append(label)
@@ -112,18 +141,27 @@ def sweep(
         say(f"would remove {label} ({image_id[:12]}, {image.get('Size', 0) / 1e9:.2f} GB)")
         result.removed.append(label)
     else:
-        _remove(engine, image, label, say, result)
+        return _remove(engine, image, label, say, result, last_try)
+    return True
 
 
 def _remove(
-    engine: Engine, image: dict[str, Any], label: str, say: Callable[[str], None], result: GcResult
-) -> None:
+    engine: Engine,
+    image: dict[str, Any],
+    label: str,
+    say: Callable[[str], None],
+    result: GcResult,
+    last_try: bool,
+) -> bool:
     image_id = image["Id"].removeprefix("sha256:")
     removed = engine.remove_image(image_id)
     if removed.returncode == 0:
         result.removed.append(label)
         result.freed_bytes += int(image.get("Size", 0))
         say(f"removed {label} ({image_id[:12]})")
-    else:
-        result.in_use.append(label)
-        say(f"kept {label}: {removed.last_error_line('in use')}")
+        return True
+    if not last_try:
+        return False
+    result.in_use.append(label)
+    say(f"kept {label}: {removed.last_error_line('in use')}")
+    return True
