@@ -41,6 +41,7 @@ for _lib in reversed((IMAGE_LIB, _HERE, os.path.normpath(os.path.join(_HERE, "..
 import pods_contract as contract  # noqa: E402
 from pods_archive import ArchiveError, unpack  # noqa: E402
 from pods_npm import NODE_PACKAGE, link_commands, node_env, prune_npm  # noqa: E402,F401
+from pods_repro import restamp_java_trust_store  # noqa: E402
 
 CA_SECRET = "/run/secrets/ca"
 VENV = "/opt/pods/venv"
@@ -163,6 +164,11 @@ def install_debian(pod: str, section: dict) -> None:
         run(["apt-get", "clean"], env)
         shutil.rmtree("/var/lib/apt/lists", ignore_errors=True)
         os.makedirs("/var/lib/apt/lists/partial", exist_ok=True)
+    # Any package's install may re-run ca-certificates-java's trigger, which dates every
+    # entry by the clock; so after each pod's packages, not once in the pod that brings Java.
+    said = restamp_java_trust_store(contract.SOURCE_DATE_EPOCH)
+    if said:
+        log(f"{pod}: {said}")
     log(f"{pod}: installed {len(pkgs)} Debian packages")
 
 
@@ -229,9 +235,13 @@ def install_npm(pod: str, section: dict) -> None:
                 "dependencies": dict(sorted(section["requirements"].items()))}
     write_atomically(os.path.join(prefix, "package.json"), json.dumps(manifest, indent=2))
     write_atomically(os.path.join(prefix, "package-lock.json"), json.dumps(lock, indent=2))
-    cache = tempfile.mkdtemp()
+    # A fixed folder, not a random one: node-gyp writes the cache's path into each native
+    # module's build/config.gypi. And a fixed hash seed: gyp (Python) writes its Makefiles'
+    # dependency lists in set order.
+    cache = "/var/tmp/pods-npm-cache"
+    shutil.rmtree(cache, ignore_errors=True)
     env = {"npm_config_cache": cache, "npm_config_update_notifier": "false", "npm_config_fund": "false",
-           "npm_config_audit": "false"}
+           "npm_config_audit": "false", "PYTHONHASHSEED": "0"}
     if ca_bundle():
         env["NODE_EXTRA_CA_CERTS"] = CA_SECRET
     # The registry sometimes drops a socket mid-download: npm retries each fetch, and the
@@ -376,6 +386,10 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: pods-install LOCK.json", file=sys.stderr)
         return 2
+    # Everything the installer runs dates what it writes by the family's epoch, not the
+    # clock: Python's byte-compiling (pip's, Debian's) writes checked-hash .pyc files,
+    # fontconfig dates its caches by it (pods_repro says what else is put back by hand).
+    os.environ["SOURCE_DATE_EPOCH"] = str(contract.SOURCE_DATE_EPOCH)
     try:
         lock = contract.read_lock(argv[1])
         pod = lock["pod"]

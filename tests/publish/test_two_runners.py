@@ -116,6 +116,7 @@ def test_runner_b_pulls_base_by_key_and_builds_devops_on_it(
         "build_files/pods-install.py",
         "build_files/pods_archive.py",
         "build_files/pods_npm.py",
+        "build_files/pods_repro.py",
         "src/python/pods_contract.py",
         "build_files/pods-entrypoint.sh",
     )

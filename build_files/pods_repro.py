@@ -1,0 +1,84 @@
+"""What installers stamp with the clock, put back to the family's epoch.
+
+pods-install exports SOURCE_DATE_EPOCH to everything it runs, which settles most of it:
+Python writes checked-hash .pyc files (pip's and Debian's byte-compiling alike), and
+fontconfig dates its caches by it. podman build --timestamp sets every file's mtime in the
+layer. What is left was found by building a pod twice and comparing the layers (diffoscope):
+  - the Java trust store that ca-certificates-java's trigger writes: each entry records when
+    it was added, in milliseconds;
+  - node-gyp's build files, handled in pods-install's npm step (a fixed cache folder and a
+    fixed hash seed for gyp's Python).
+
+Standard library only, like the installer that imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+
+JAVA_TRUST_STORE = "/etc/ssl/certs/java/cacerts"
+# ca-certificates-java's store password (its /etc/default/cacerts, `storepass`).
+JAVA_STORE_PASSWORD = "changeit"
+_JKS_MAGIC = 0xFEEDFEED
+_TRUSTED_CERT = 2
+
+
+class StoreFormatError(Exception):
+    """Not a store this module understands; left as it is, and said so."""
+
+
+def _integrity(password: str, body: bytes) -> bytes:
+    # JKS's keyed SHA-1: the password as UTF-16BE, a fixed phrase, then the store itself.
+    return hashlib.sha1(password.encode("utf-16-be") + b"Mighty Aphrodite" + body).digest()
+
+
+def restamp_jks(data: bytes, epoch: int, password: str = JAVA_STORE_PASSWORD) -> bytes:
+    """The same JKS trust store with every entry dated `epoch` (seconds) and its integrity
+    digest recomputed. Only trusted-certificate stores (what ca-certificates-java writes):
+    anything else raises StoreFormatError, and a digest that does not verify with
+    `password` too, so a store is never rewritten with a digest it did not have before."""
+    body, digest = data[:-20], data[-20:]
+    if len(data) < 32 or struct.unpack(">I", data[:4])[0] != _JKS_MAGIC:
+        raise StoreFormatError("not a JKS store")
+    if _integrity(password, body) != digest:
+        raise StoreFormatError("its integrity digest does not match the store password")
+    out = bytearray(body)
+    _, count = struct.unpack(">II", body[4:12])
+    pos = 12
+    for _ in range(count):
+        (tag,) = struct.unpack(">I", body[pos : pos + 4])
+        if tag != _TRUSTED_CERT:
+            raise StoreFormatError(f"entry type {tag} (only trusted certificates are restamped)")
+        pos += 4
+        (alias_len,) = struct.unpack(">H", body[pos : pos + 2])
+        pos += 2 + alias_len
+        out[pos : pos + 8] = struct.pack(">q", epoch * 1000)
+        pos += 8
+        (type_len,) = struct.unpack(">H", body[pos : pos + 2])
+        pos += 2 + type_len
+        (cert_len,) = struct.unpack(">I", body[pos : pos + 4])
+        pos += 4 + cert_len
+    if pos != len(body):
+        raise StoreFormatError(f"{len(body) - pos} bytes after the last entry")
+    return bytes(out) + _integrity(password, bytes(out))
+
+
+def restamp_java_trust_store(epoch: int, path: str = JAVA_TRUST_STORE) -> str | None:
+    """Restamp the store at `path` in place if there is one; a line for the log, or None."""
+    if not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        restamped = restamp_jks(data, epoch)
+    except StoreFormatError as e:
+        return f"{path} left as it is ({e}): it is not reproducible"
+    if restamped != data:
+        tmp = f"{path}.pods-repro"
+        with open(tmp, "wb") as f:
+            f.write(restamped)
+        os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        os.replace(tmp, path)
+    return f"{path}: entries dated at the family's epoch"
