@@ -9,8 +9,10 @@ half-built carries a key.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import json
+import re
 import subprocess
 import tempfile
 import time
@@ -63,6 +65,18 @@ def build_image(
             out.write(f"pods: input key {key} from {', '.join(inputs)} and build args {request.build_args}\n")
             out.flush()
             rc = run_build(request, args, out, log, started)
+        if rc == 0:
+            stale = steps_before_epoch(iid.read_text().strip(), request.build_args.get("BASE_IMAGE"))
+            if stale:
+                # podman's layer cache does not know --timestamp: a step cached by a build
+                # at the clock's time (before v3 keys, or a plain `podman build` in this
+                # storage) comes back with that time, and the image ID with it.
+                say(
+                    f"{request.pod}: {stale} step(s) came from the layer cache dated by the clock; "
+                    "building again without the layer cache"
+                )
+                with open(log, "a") as out:
+                    rc = run_build(request, [*args[:1], "--no-cache", *args[1:]], out, log, started)
         if rc != 0:
             print("\n".join(log.read_text(errors="replace").splitlines()[-60:]))
             say(f"{request.pod}: build failed (exit {rc}); whole log: {log}")
@@ -74,6 +88,28 @@ def build_image(
         + f"; log: {log}"
     )
     return built
+
+
+def steps_before_epoch(image: str, parent: str | None) -> int:
+    """How many of the steps this build added to `parent` are not dated at the family's epoch
+    (the parent's own are the parent build's to answer for)."""
+    steps = _history(image)[len(_history(parent)) if parent else 0 :]
+    return sum(1 for step in steps if _epoch_seconds(step.get("created", "")) != SOURCE_DATE_EPOCH)
+
+
+def _history(image: str) -> list[dict]:
+    return json.loads(
+        ENGINE.podman("image", "inspect", "--format", "{{json .History}}", image).stdout or "[]"
+    )
+
+
+def _epoch_seconds(stamp: str) -> int | None:
+    # "2025-11-30T00:00:00Z", or with nanoseconds and an offset.
+    try:
+        whole = re.sub(r"\.\d+", "", stamp).replace("Z", "+00:00")
+        return int(datetime.datetime.fromisoformat(whole).timestamp())
+    except ValueError:
+        return None
 
 
 @contextlib.contextmanager

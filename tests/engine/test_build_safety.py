@@ -8,8 +8,11 @@ would blur "no working container is left behind".
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import re
+import shutil
 import secrets
 import signal
 import subprocess
@@ -19,7 +22,7 @@ from pathlib import Path
 
 
 from images.harness import ENGINE, engine
-from pods_contract import KEY_LABEL
+from pods_contract import KEY_LABEL, SOURCE_DATE_EPOCH
 
 
 def context(*lines: str) -> Path:
@@ -109,3 +112,29 @@ def test_a_second_package_run_builds_nothing_and_says_so(storage: dict[str, str]
     assert iidfile.read_text() == f"sha256:{image}"
     # Every tag Pants asked for names the image, though nothing was built.
     assert engine("image", "inspect", "--format", "{{.Id}}", latest).stdout.strip() == image
+
+
+def test_a_step_the_layer_cache_holds_from_a_clock_dated_build_is_built_again(
+    storage: dict[str, str]
+) -> None:
+    # podman's layer cache does not know --timestamp: without the engine's check, a step a
+    # plain `podman build` cached here would come back dated by the clock.
+    ctx = context(f"FROM {storage['TEST_ROOTFS']}", f"RUN echo {secrets.token_hex(8)} > /tmp/cached")
+    conf = str(Path("src/engine/containers.conf").resolve())
+    podman = shutil.which("podman", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "podman"
+    subprocess.run(
+        [podman, "build", "--file", str(ctx / "Containerfile"), str(ctx)],
+        env={**os.environ, **storage, "CONTAINERS_CONF": conf},
+        check=True,
+        capture_output=True,
+    )
+    out = engine(*build_argv(ctx)[1:]).stdout
+    assert (
+        "1 step(s) came from the layer cache dated by the clock; building again without the layer cache"
+        in out
+    )
+    image = out.strip().splitlines()[-1].removeprefix("Successfully built ")
+    history = json.loads(engine("image", "inspect", "--format", "{{json .History}}", image).stdout)
+    assert history[-1]["created_by"].endswith("> /tmp/cached")
+    epoch = datetime.datetime.fromtimestamp(SOURCE_DATE_EPOCH, datetime.UTC)
+    assert history[-1]["created"] == epoch.strftime("%Y-%m-%dT%H:%M:%SZ")
