@@ -41,7 +41,8 @@ def rootfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def build(context: Path, parent: str, step: str) -> str:
     """`podman build --timestamp 0 --no-cache` of FROM parent + one RUN; the image ID."""
     context.mkdir()
-    (context / "Containerfile").write_text(f"FROM {parent}\nRUN {step}\n")
+    # rootfs runs as the pod's user; the step writes to /etc.
+    (context / "Containerfile").write_text(f"FROM {parent}\nUSER root\nRUN {step}\n")
     iid = context / "iid"
     argv = ["podman", "build", "--timestamp", "0", "--no-cache", "--iidfile", str(iid), str(context)]
     done = subprocess.run(
@@ -66,6 +67,7 @@ def compare_twice(tmp_path: Path, parent: str, step: str) -> tuple[verify.Verdic
 def test_a_file_stamped_with_the_build_time_is_named(rootfs: str, tmp_path: Path) -> None:
     verdict, _ = compare_twice(tmp_path, rootfs, "date +%s%N > /etc/pods-stamp")
     report = "\n".join(verdict.lines)
+    print(report)  # what `pods verify` prints for it (`-- -s` shows it)
     layer = len(verify.Storage(ENGINE).image(rootfs).diff_ids)  # the one layer the RUN made
     assert not verdict.ok, report
     assert verdict.first == f"planted layer {layer}", report

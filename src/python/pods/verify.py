@@ -374,6 +374,7 @@ def rebuild(repo: Path, chain: Sequence[str], work: Path, say: Callable[[str], N
         try:
             for line in proc.stdout:
                 out.write(line)
+                out.flush()  # the log is there to be tailed while the build runs
                 shown = _progress(line)
                 if shown:
                     say(f"  {shown}")
@@ -469,7 +470,15 @@ def references(
                 registry_image(against, scratch) if against.startswith(REGISTRY) else local.image(against)
             )
         else:
-            out[pod] = local.image(image_id_of(info_dir, pod))
+            image_id = image_id_of(info_dir, pod)
+            try:
+                out[pod] = local.image(image_id)
+            except PodsError:
+                raise PodsError(
+                    str(info_dir / f"{pod}.docker-info.json"),
+                    f"names image {image_id[:12]}, which the engine does not have; "
+                    f"run `./pants package build_files/{pod}:{pod}`",
+                ) from None
     return out
 
 
@@ -490,9 +499,9 @@ def verify_chain(
         # The references are read first: a missing one fails in a second, not after the build.
         refs = references(chain, info_dir, against, local, work)
         built = rebuild(repo, chain, work, say)
-        say("comparing")
         verdicts, inherited = [], 0
         for name in chain:
+            say(f"comparing {name}")
             rebuilt = private.image(built[name])
             verdict = compare(name, refs[name], rebuilt, inherited)
             for line in verdict.lines:
