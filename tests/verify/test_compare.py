@@ -17,6 +17,7 @@ import pytest
 
 from images.harness import ENGINE, engine, private_storage
 from pods import verify
+from publish.registry import running_registry
 
 CONTAINERS_CONF = str(Path("src/engine/containers.conf").resolve())
 
@@ -56,19 +57,21 @@ def build(context: Path, parent: str, step: str) -> str:
     return verify.digest_hex(iid.read_text().strip())
 
 
-def compare_twice(tmp_path: Path, parent: str, step: str) -> tuple[verify.Verdict, verify.Image]:
-    """Two builds of one step, compared as `pods verify` compares; and the second image."""
-    storage = verify.Storage(ENGINE)
-    first, second = (storage.image(build(tmp_path / name, parent, step)) for name in ("one", "two"))
-    inherited = len(storage.image(parent).diff_ids)
-    return verify.compare("planted", first, second, inherited), second
+@pytest.fixture(scope="module")
+def stamped(rootfs: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """Two builds of a step that writes the build's clock into a file."""
+    root = tmp_path_factory.mktemp("stamped")
+    step = "date +%s%N > /etc/pods-stamp"
+    return build(root / "one", rootfs, step), build(root / "two", rootfs, step)
 
 
-def test_a_file_stamped_with_the_build_time_is_named(rootfs: str, tmp_path: Path) -> None:
-    verdict, _ = compare_twice(tmp_path, rootfs, "date +%s%N > /etc/pods-stamp")
+def rootfs_layers(rootfs: str) -> int:
+    return len(verify.Storage(ENGINE).image(rootfs).diff_ids)
+
+
+def assert_names_the_stamp(verdict: verify.Verdict, layer: int) -> None:
     report = "\n".join(verdict.lines)
     print(report)  # what `pods verify` prints for it (`-- -s` shows it)
-    layer = len(verify.Storage(ENGINE).image(rootfs).diff_ids)  # the one layer the RUN made
     assert not verdict.ok, report
     assert verdict.first == f"planted layer {layer}", report
     assert verdict.lines[0].startswith("planted: DIFFERS: image "), report
@@ -81,8 +84,40 @@ def test_a_file_stamped_with_the_build_time_is_named(rootfs: str, tmp_path: Path
     assert len(verdict.lines) == 5, report
 
 
+def test_a_file_stamped_with_the_build_time_is_named(rootfs: str, stamped: tuple[str, str]) -> None:
+    storage = verify.Storage(ENGINE)
+    one, two = (storage.image(image) for image in stamped)
+    layer = rootfs_layers(rootfs)  # the one layer the RUN made
+    assert_names_the_stamp(verify.compare("planted", one, two, inherited=layer), layer)
+
+
 def test_the_same_step_without_a_stamp_compares_identical(rootfs: str, tmp_path: Path) -> None:
-    verdict, second = compare_twice(tmp_path, rootfs, "echo same > /etc/x")
-    layers = len(verify.Storage(ENGINE).image(rootfs).diff_ids) + 1
+    storage = verify.Storage(ENGINE)
+    one, two = (storage.image(build(tmp_path / n, rootfs, "echo same > /etc/x")) for n in ("one", "two"))
+    layers = rootfs_layers(rootfs) + 1
+    verdict = verify.compare("planted", one, two, inherited=layers - 1)
     assert verdict.ok, "\n".join(verdict.lines)
-    assert verdict.lines == (f"planted: reproducible (image {second.image_id[:12]}, {layers} layers)",)
+    assert verdict.lines == (f"planted: reproducible (image {two.image_id[:12]}, {layers} layers)",)
+
+
+def test_a_registry_reference_is_compared_by_its_config_and_layer_blobs(
+    rootfs: str, stamped: tuple[str, str], tmp_path: Path
+) -> None:
+    # `--against docker://...`: the reference's config digest and config come from the
+    # registry, and its layer from a copy of the registry's (gzip) blob.
+    storage = verify.Storage(ENGINE)
+    with running_registry() as registry:
+        ref = registry.ref("planted", "one")
+        pushed = subprocess.run(
+            ["podman", "push", "--tls-verify=false", stamped[0], f"docker://{ref}"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "CONTAINERS_CONF": CONTAINERS_CONF},
+        )
+        assert pushed.returncode == 0, pushed.stderr
+        reference = verify.registry_image(f"docker://{ref}", tmp_path)
+        same = verify.compare("planted", reference, storage.image(stamped[0]), rootfs_layers(rootfs))
+        assert same.ok, "\n".join(same.lines)
+        layer = rootfs_layers(rootfs)
+        assert_names_the_stamp(verify.compare("planted", reference, storage.image(stamped[1]), layer), layer)
