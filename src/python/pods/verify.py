@@ -234,6 +234,8 @@ def compare(
         return Verdict(pod, False, (f"{head}: only layers of its parent; its own layers match",), pod)
     index = own[0]
     lines = [head, *layer_report(reference, rebuilt, index, files)]
+    # The later ones by step only: reading each would cost a pass over every layer tar.
+    lines += [f"  also differs: layer {i}, made by: {_step(_at(rebuilt.steps, i))}" for i in own[1:]]
     return Verdict(pod, False, tuple(lines), f"{pod} layer {index}")
 
 
@@ -345,11 +347,9 @@ def pants_command(work: Path, chain: Sequence[str]) -> list[str]:
 
 
 def _progress(line: str) -> str | None:
-    """The nested log's lines worth a user's eye: one per image the engine built."""
+    """The nested log's lines worth a user's eye: the engine's, one or two per image."""
     line = line.strip()
-    if line.startswith("pods: ") or "Built docker image" in line:
-        return line
-    return None
+    return line if line.startswith("pods: ") else None
 
 
 def rebuild(repo: Path, chain: Sequence[str], work: Path, say: Callable[[str], None]) -> dict[str, str]:
