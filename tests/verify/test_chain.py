@@ -17,7 +17,11 @@ def test_pods_verify_rebuilds_the_githubrunner_chain_bit_for_bit() -> None:
     # The working tree Pants runs from (./pants exports it): the copy is made from there.
     repo = Path(os.environ["PODS_BUILDROOT"])
     lines: list[str] = []
-    code = verify.verify_chain(repo, ENGINE, "githubrunner", None, Path("pods"), out=lines.append)
+    # Every differing layer explained: the failure output is the list of what is still
+    # non-deterministic, and a passing run reads no layer at all.
+    code = verify.verify_chain(
+        repo, ENGINE, "githubrunner", None, Path("pods"), out=lines.append, every_layer=True
+    )
     report = "\n".join(lines)
     print(report)
     # One verdict per pod, root first, whatever the outcome; then the closing line.

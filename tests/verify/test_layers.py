@@ -138,3 +138,15 @@ def test_summary_stops_at_the_limit_and_counts_the_rest() -> None:
     assert len(lines) == 21
     assert lines[0].startswith("f00: content sha256 ")
     assert lines[-1] == "... and 5 more"
+
+
+def test_content_differences_come_before_mtime_only_ones() -> None:
+    old = manifest(
+        ("a", {"data": b"x", "mtime": 1}), ("b", {"data": b"x"}), ("c", {"data": b"x", "mtime": 1})
+    )
+    new = manifest(
+        ("a", {"data": b"x", "mtime": 2}), ("b", {"data": b"y"}), ("c", {"data": b"x", "mtime": 2})
+    )
+    changes = layers.diff(old, new)
+    assert [layers.mtime_only(c) for c in changes] == [True, False, True]
+    assert [c.path for c in layers.content_first(changes)] == ["b", "a", "c"]

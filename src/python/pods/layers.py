@@ -147,6 +147,17 @@ def diff(old: dict[str, Entry], new: dict[str, Entry]) -> list[Change]:
     return out
 
 
+def mtime_only(change: Change) -> bool:
+    """Differs in nothing but its mtime: a clock's mark, not a content difference."""
+    return change.what == "changed" and all(name == "mtime" for name, _, _ in change.fields)
+
+
+def content_first(changes: Iterable[Change]) -> list[Change]:
+    """Changes of content or metadata before mtime-only ones, each group by path: a build
+    whose every mtime moved still shows its real differences first."""
+    return sorted(changes, key=mtime_only)
+
+
 def summarize(changes: Iterable[Change], limit: int) -> list[str]:
     """At most `limit` lines naming changes, and one more saying how many were left out."""
     changes = list(changes)

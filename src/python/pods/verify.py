@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pods_contract import KEY_LABEL
 
@@ -42,7 +42,9 @@ FILES_SHOWN = 20
 _INHERITED_PREFIXES = ("PEX_", "PANTS_", "PYTHON", "VIRTUAL_ENV", "PODS_BUILDROOT", "PODS_REPO")
 _LOG_LINES_ON_FAILURE = 40
 
-LayerOpener = Callable[[int], contextlib.AbstractContextManager[IO[bytes]]]
+Manifest = dict[str, layers.Entry]
+# Manifests of the asked layers (by index), read in one pass over the image.
+LayerReader = Callable[[Sequence[int]], dict[int, Manifest]]
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,20 @@ class Image:
     diff_ids: tuple[str, ...]
     steps: tuple[str, ...]  # the history's created_by of each layer (empty-layer steps left out)
     config: dict[str, Any]  # what else the config digest covers, named for a report
-    open_layer: LayerOpener = field(compare=False, repr=False)
+    read_layers: LayerReader = field(compare=False, repr=False)
+
+    def manifests(self, indexes: Sequence[int]) -> dict[int, Manifest]:
+        """An index the image does not have reads as an empty layer."""
+        present = [i for i in indexes if i < len(self.diff_ids)]
+        found = self.read_layers(present) if present else {}
+        return {i: found.get(i, {}) for i in indexes}
 
 
 def digest_hex(digest: str) -> str:
     return digest.split(":", 1)[-1]
 
 
-def _image(ref: str, image_id: str, config: dict[str, Any], opener: LayerOpener) -> Image:
+def _image(ref: str, image_id: str, config: dict[str, Any], reader: LayerReader) -> Image:
     """From an OCI image config (or podman's inspect, which has the same parts under other names)."""
     inner = config.get("config") or config.get("Config") or {}
     labels = inner.get("Labels") or config.get("Labels") or {}
@@ -77,7 +85,7 @@ def _image(ref: str, image_id: str, config: dict[str, Any], opener: LayerOpener)
         "labels": labels,
         "config": {k: v for k, v in inner.items() if k != "Labels"},
     }
-    return Image(ref, digest_hex(image_id), labels.get(KEY_LABEL), tuple(diff_ids), steps, compared, opener)
+    return Image(ref, digest_hex(image_id), labels.get(KEY_LABEL), tuple(diff_ids), steps, compared, reader)
 
 
 # --- local images ---------------------------------------------------------------------------
@@ -106,15 +114,18 @@ class Storage:
                 ref, "no such image in this engine storage; name a local image or a docker:// reference"
             )
         info = json.loads(found.stdout)[0]
-        return _image(
-            ref, info["Id"], info, lambda index: self.saved_layer(info["Id"], info["RootFS"]["Layers"][index])
-        )
+        diff_ids = info["RootFS"]["Layers"]
+        return _image(ref, info["Id"], info, lambda indexes: self.saved_layers(info["Id"], diff_ids, indexes))
 
-    @contextlib.contextmanager
-    def saved_layer(self, image_id: str, diff_id: str) -> Iterator[IO[bytes]]:
-        """One layer tar, streamed out of `save --format docker-archive` (which names each
-        layer <diff ID>.tar): nothing is written to disk."""
-        wanted = f"{digest_hex(diff_id)}.tar"
+    def saved_layers(
+        self, image_id: str, diff_ids: Sequence[str], indexes: Sequence[int]
+    ) -> dict[int, Manifest]:
+        """The asked layers' manifests, streamed out of one `save --format docker-archive`
+        (which names each layer <diff ID>.tar, bottom first): nothing is written to disk."""
+        wanted: dict[str, list[int]] = {}
+        for i in indexes:
+            wanted.setdefault(f"{digest_hex(diff_ids[i])}.tar", []).append(i)
+        found: dict[int, Manifest] = {}
         with tempfile.TemporaryFile() as errors:
             proc = subprocess.Popen(
                 [self.wrapper, "save", "--format", "docker-archive", image_id],
@@ -126,18 +137,18 @@ class Storage:
             try:
                 with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
                     for member in archive:
-                        if member.name == wanted and member.isreg():
-                            data = archive.extractfile(member)
-                            assert data is not None
-                            yield data
-                            return
+                        if member.name in wanted and member.isreg():
+                            read = layers.manifest(archive.extractfile(member))  # type: ignore[arg-type]
+                            found.update((i, read) for i in wanted.pop(member.name))
+                            if not wanted:
+                                return found
             finally:
                 proc.terminate()
                 proc.wait()
             errors.seek(0)
             why = errors.read().decode(errors="replace").strip().splitlines()
             raise PodsError(
-                image_id[:12], f"`save` gave no layer {wanted}: {why[-1] if why else 'no output'}"
+                image_id[:12], f"`save` gave no layer {', '.join(wanted)}: {why[-1] if why else 'no output'}"
             )
 
     def remove_all(self) -> None:
@@ -160,18 +171,20 @@ def registry_image(ref: str, scratch: Path) -> Image:
     config = _skopeo_json(["inspect", "--config", *tls_args(name), ref], ref)
     copied = scratch / "registry-image"
 
-    @contextlib.contextmanager
-    def open_layer(index: int) -> Iterator[IO[bytes]]:
+    def read_layers(indexes: Sequence[int]) -> dict[int, Manifest]:
         if not copied.exists():
             argv = [_skopeo(), "copy", "--quiet", "--dest-decompress", *tls_args(name), ref, f"dir:{copied}"]
             done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
             if done.returncode != 0:
                 raise PodsError(ref, f"`skopeo copy` failed: {done.stderr.strip().splitlines()[-1:]}")
         blobs = json.loads((copied / "manifest.json").read_text())["layers"]
-        with open(copied / digest_hex(blobs[index]["digest"]), "rb") as blob:
-            yield blob
+        out = {}
+        for i in indexes:
+            with open(copied / digest_hex(blobs[i]["digest"]), "rb") as blob:
+                out[i] = layers.manifest(blob)
+        return out
 
-    return _image(ref, document["config"]["digest"], config, open_layer)
+    return _image(ref, document["config"]["digest"], config, read_layers)
 
 
 def _skopeo_json(args: list[str], ref: str) -> dict[str, Any]:
@@ -194,12 +207,18 @@ class Verdict:
 
 
 def compare(
-    pod: str, reference: Image, rebuilt: Image, inherited: int = 0, files: int = FILES_SHOWN
+    pod: str,
+    reference: Image,
+    rebuilt: Image,
+    inherited: int = 0,
+    files: int = FILES_SHOWN,
+    every_layer: bool = False,
 ) -> Verdict:
     """Is `rebuilt` bit-for-bit `reference`? If not, say where, as precisely as the images tell.
 
     `inherited`: how many bottom layers come from the parent; a difference there is the
     parent's and is reported with it, so the pod's own first differing layer is explained.
+    `every_layer`: explain each of its differing layers file by file, not just the first.
     """
     if reference.key != rebuilt.key:
         return Verdict(
@@ -233,9 +252,16 @@ def compare(
     if not own:
         return Verdict(pod, False, (f"{head}: only layers of its parent; its own layers match",), pod)
     index = own[0]
-    lines = [head, *layer_report(reference, rebuilt, index, files)]
-    # The later ones by step only: reading each would cost a pass over every layer tar.
-    lines += [f"  also differs: layer {i}, made by: {_step(_at(rebuilt.steps, i))}" for i in own[1:]]
+    explained = own if every_layer else own[:1]
+    # One pass over each image for every layer explained.
+    old, new = reference.manifests(explained), rebuilt.manifests(explained)
+    lines = [head]
+    for i in own:
+        if i in old:
+            title = "first differing layer" if i == index else "also differs: layer"
+            lines += layer_report(reference, rebuilt, i, old[i], new[i], files, title)
+        else:
+            lines.append(f"  also differs: layer {i}, made by: {_step(_at(rebuilt.steps, i))}")
     return Verdict(pod, False, tuple(lines), f"{pod} layer {index}")
 
 
@@ -261,37 +287,35 @@ def _config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return out
 
 
-def layer_report(reference: Image, rebuilt: Image, index: int, files: int) -> list[str]:
+def layer_report(
+    reference: Image, rebuilt: Image, index: int, old: Manifest, new: Manifest, files: int, title: str
+) -> list[str]:
     lines = [
-        f"  first differing layer {index}: {_at(reference.diff_ids, index) or 'none'} (reference) "
+        f"  {title} {index}: {_at(reference.diff_ids, index) or 'none'} (reference) "
         f"vs {_at(rebuilt.diff_ids, index) or 'none'} (rebuilt)",
     ]
     made_ref, made_new = _at(reference.steps, index), _at(rebuilt.steps, index)
     lines.append(f"  made by: {_step(made_new or made_ref)}")
     if made_ref and made_new and made_ref != made_new:
         lines.append(f"  (reference's step: {_step(made_ref)})")
-    changes = layers.diff(_layer_manifest(reference, index), _layer_manifest(rebuilt, index))
+    changes = layers.diff(old, new)
     if not changes:
         lines.append(
             "  no file differs in path, type, mode, owner, size, content, link or mtime: "
             "the tars differ in entry order or headers"
         )
     else:
-        lines.append(f"  paths that differ in it: {len(changes)}")
-        lines += [f"    {line}" for line in layers.summarize(changes, files)]
+        clock = sum(1 for c in changes if layers.mtime_only(c))
+        lines.append(
+            f"  paths that differ in it: {len(changes)}" + (f" ({clock} only in mtime)" if clock else "")
+        )
+        lines += [f"    {line}" for line in layers.summarize(layers.content_first(changes), files)]
     return lines
 
 
 def _step(created_by: str | None, width: int = 160) -> str:
     text = " ".join((created_by or "(no history entry)").split())
     return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _layer_manifest(image: Image, index: int) -> dict[str, layers.Entry]:
-    if index >= len(image.diff_ids):
-        return {}
-    with image.open_layer(index) as stream:
-        return layers.manifest(stream)
 
 
 # --- rebuilding -----------------------------------------------------------------------------
@@ -452,6 +476,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="where the reference images' docker-info.json files are (default: <repo>/dist/pods)",
     )
     verify.add_argument(
+        "--every-layer",
+        action="store_true",
+        help="explain every differing layer of a pod file by file (default: the first; the rest by step)",
+    )
+    verify.add_argument(
         "--repo", type=Path, help="the working tree to rebuild (default: the Pants buildroot)"
     )
 
@@ -489,6 +518,7 @@ def verify_chain(
     against: str | None,
     info_dir: Path,
     out: Callable[[str], None] = print,
+    every_layer: bool = False,
 ) -> int:
     graph = load_graph(repo)
     if pod not in graph.pods:
@@ -503,7 +533,7 @@ def verify_chain(
         for name in chain:
             say(f"comparing {name}")
             rebuilt = private.image(built[name])
-            verdict = compare(name, refs[name], rebuilt, inherited)
+            verdict = compare(name, refs[name], rebuilt, inherited, every_layer=every_layer)
             for line in verdict.lines:
                 out(line)
             verdicts.append(verdict)
@@ -523,4 +553,6 @@ def run(args: argparse.Namespace) -> int:
     repo = args.repo or (Path(os.environ["PODS_BUILDROOT"]) if os.environ.get("PODS_BUILDROOT") else None)
     settings = load_settings(repo)
     info_dir = args.info_dir or settings.repo / "dist/pods"
-    return verify_chain(settings.repo, settings.engine, args.pod, args.against, info_dir)
+    return verify_chain(
+        settings.repo, settings.engine, args.pod, args.against, info_dir, every_layer=args.every_layer
+    )
