@@ -1,5 +1,5 @@
 """Command line: `pods lock`, `pods check`, `pods affected`, `pods ci-matrix`, `pods graph`, `pods gc`,
-`pods kube` and `pods diff`."""
+`pods kube`, `pods diff` and `pods verify`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pods_contract import repo_lock_path
 
-from pods import chart, diff, kube, lockfile, matrix, prelude, sizes
+from pods import chart, diff, kube, lockfile, matrix, prelude, sizes, verify
 from pods.affected import affected_pods, changed_files, image_test_targets, pod_target
 from pods.container import Engine
 from pods.errors import PodsError
@@ -34,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
         _check_parser,
         kube.add_parser,
         diff.add_parser,
+        verify.add_parser,
     ):
         add(sub)
     return p
@@ -279,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             return kube.run(args)
         if args.command == "diff":
             return diff.run(args)
+        if args.command == "verify":
+            return verify.run(args)
         return check(args) if args.command == "check" or args.check else lock(args)
     except PodsError as e:
         print(f"pods: error: {e}", file=sys.stderr)
