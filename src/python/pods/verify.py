@@ -463,7 +463,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="rebuild a pod and its ancestors from scratch, in an empty private storage, and "
         "check each is bit-for-bit the reference image (docs/reproducible.md)",
     )
-    verify.add_argument("pod", help="the pod to rebuild (its ancestors are rebuilt and checked too)")
+    verify.add_argument(
+        "pods",
+        nargs="+",
+        metavar="POD",
+        help="the pods to rebuild, or `all` (their ancestors are rebuilt and checked too; "
+        "one rebuild for all of them)",
+    )
     verify.add_argument(
         "--against",
         metavar="REF",
@@ -490,11 +496,16 @@ def say(line: str) -> None:
 
 
 def references(
-    chain: Sequence[str], info_dir: Path, against: str | None, local: Storage, scratch: Path
+    chain: Sequence[str],
+    info_dir: Path,
+    against: str | None,
+    local: Storage,
+    scratch: Path,
+    against_pod: str | None = None,
 ) -> dict[str, Image]:
     out = {}
     for pod in chain:
-        if pod == chain[-1] and against:
+        if pod == (against_pod or chain[-1]) and against:
             out[pod] = (
                 registry_image(against, scratch) if against.startswith(REGISTRY) else local.image(against)
             )
@@ -514,36 +525,50 @@ def references(
 def verify_chain(
     repo: Path,
     wrapper: str,
-    pod: str,
+    pod: str | Sequence[str],
     against: str | None,
     info_dir: Path,
     out: Callable[[str], None] = print,
     every_layer: bool = False,
 ) -> int:
+    """Rebuild `pod` (or several, `all` for the family) and every ancestor once, and compare
+    each with its reference; 0 only when all match."""
     graph = load_graph(repo)
-    if pod not in graph.pods:
-        raise PodsError(f"pod {pod}", f"no such pod; expected one of {', '.join(graph.topological())}")
-    chain = [*reversed(graph.ancestors(pod)), pod]
+    wanted = [pod] if isinstance(pod, str) else list(pod)
+    if wanted == ["all"]:
+        wanted = list(graph.topological())
+    for name in wanted:
+        if name not in graph.pods:
+            raise PodsError(
+                f"pod {name}", f"no such pod; expected one of {', '.join(graph.topological())}, or all"
+            )
+    if against and len(wanted) != 1:
+        raise PodsError("--against", f"names one pod's reference; name one POD, not {len(wanted)}")
+    needed = {p for name in wanted for p in (name, *graph.ancestors(name))}
+    chain = [p for p in graph.topological() if p in needed]
+    title = " ".join(wanted) if len(wanted) < len(graph.pods) else "all"
     local = Storage(wrapper)
     with workspace(wrapper, say) as (work, private):
         # The references are read first: a missing one fails in a second, not after the build.
-        refs = references(chain, info_dir, against, local, work)
+        refs = references(chain, info_dir, against if against else None, local, work, wanted[-1])
         built = rebuild(repo, chain, work, say)
-        verdicts, inherited = [], 0
+        verdicts, layers = [], {}
         for name in chain:
             say(f"comparing {name}")
             rebuilt = private.image(built[name])
+            parent = graph.parent_of(name)
+            inherited = layers.get(parent, 0) if parent else 0
             verdict = compare(name, refs[name], rebuilt, inherited, every_layer=every_layer)
             for line in verdict.lines:
                 out(line)
             verdicts.append(verdict)
-            inherited = len(rebuilt.diff_ids)
+            layers[name] = len(rebuilt.diff_ids)
     failed = [v for v in verdicts if not v.ok]
     if not failed:
-        out(f"pods verify {pod}: all {len(chain)} pods reproducible ({', '.join(chain)})")
+        out(f"pods verify {title}: all {len(chain)} pods reproducible ({', '.join(chain)})")
         return 0
     out(
-        f"pods verify {pod}: FAILED: {len(failed)} of {len(chain)} pods differ from the reference "
+        f"pods verify {title}: FAILED: {len(failed)} of {len(chain)} pods differ from the reference "
         f"({', '.join(v.first for v in failed)})"
     )
     return 1
@@ -554,5 +579,5 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(repo)
     info_dir = args.info_dir or settings.repo / "dist/pods"
     return verify_chain(
-        settings.repo, settings.engine, args.pod, args.against, info_dir, every_layer=args.every_layer
+        settings.repo, settings.engine, args.pods, args.against, info_dir, every_layer=args.every_layer
     )
