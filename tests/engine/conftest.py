@@ -48,6 +48,8 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CONTAINERS_STORAGE_CONF", env["CONTAINERS_STORAGE_CONF"])
         engine("load", "--input", str(archive))
+        # Tagged: saved by ID it loads untagged, a dangling image that gc's prune removes.
+        engine("tag", rootfs, "localhost/pods-test-storage/rootfs:fixture")
         env["TEST_ROOTFS"] = rootfs
         yield env
         engine("rmi", "--all", "--force", check=False)

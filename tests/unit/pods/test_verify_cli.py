@@ -20,7 +20,7 @@ def test_an_unknown_pod_is_named_with_the_pods_there_are(tmp_path, capsys, monke
     monkeypatch.setenv("PODS_ENGINE_WRAPPER", str(ENGINE))
     assert main(["verify", "nope", "--repo", str(family(tmp_path))]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["pods: error: pod nope: no such pod; expected one of rootfs, base"]
+    assert err == ["pods: error: pod nope: no such pod; expected one of rootfs, base, or all"]
 
 
 def test_a_missing_reference_fails_before_the_rebuild_and_leaves_nothing(
