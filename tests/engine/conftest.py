@@ -3,7 +3,6 @@ the checkout's src/python (the contract) put on the path by the engine itself.""
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from images.harness import engine, private_storage
+from images.private_rootfs import rootfs_in_private_storage
 
 sys.path.insert(0, str(Path("src/engine").resolve()))
 
@@ -38,18 +37,6 @@ def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A storage of our own holding only rootfs (the image Pants built for this test); the
-    engine uses it for the whole module. Builds, gc's prune and `rmi --all` there cannot
-    touch what other tests run at the same time in the shared storage."""
-    root = tmp_path_factory.mktemp("storage")
-    rootfs = json.loads(Path("pods/rootfs.docker-info.json").read_text())["image_id"]
-    archive = root / "rootfs.tar"
-    engine("save", "--format", "docker-archive", "--output", str(archive), rootfs)
-    env = private_storage(root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CONTAINERS_STORAGE_CONF", env["CONTAINERS_STORAGE_CONF"])
-        engine("load", "--input", str(archive))
-        # Tagged: saved by ID it loads untagged, a dangling image that gc's prune removes.
-        engine("tag", rootfs, "localhost/pods-test-storage/rootfs:fixture")
-        env["TEST_ROOTFS"] = rootfs
+    engine uses it for the whole module."""
+    with rootfs_in_private_storage(tmp_path_factory.mktemp("storage")) as env:
         yield env
-        engine("rmi", "--all", "--force", check=False)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+
+from pods.verify import copy_tree
 
 PROFILE = ["--pants-config-files=pants.toml", "--pants-config-files=pants.ci.toml"]
 # The test sandbox's own variables would leak into the nested Pants and its launcher.
@@ -28,19 +29,9 @@ def source_repo() -> Path:
 
 
 def copy_worktree(source: Path, dest: Path) -> Path:
-    """Tracked and untracked-but-not-ignored files, as they are on disk (uncommitted edits too)."""
-    listed = subprocess.run(
-        ["git", "-C", source, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    for name in filter(None, listed.split(b"\0")):
-        src = source / os.fsdecode(name)
-        if not os.path.lexists(src):  # deleted in the working tree, not yet in the index
-            continue
-        target = dest / os.fsdecode(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, target, follow_symlinks=False)
+    """Tracked and untracked-but-not-ignored files, as they are on disk (uncommitted edits too):
+    the copy `pods verify` rebuilds from."""
+    copy_tree(source, dest)
     return dest
 
 

@@ -7,7 +7,6 @@ first image for the second build (same inputs, same key), and two real builds ar
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -15,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from images.harness import ENGINE, engine, private_storage
+from images.harness import ENGINE
+from images.private_rootfs import rootfs_in_private_storage
 from pods import verify
 from publish.registry import running_registry
 
@@ -24,19 +24,10 @@ CONTAINERS_CONF = str(Path("src/engine/containers.conf").resolve())
 
 @pytest.fixture(scope="module")
 def rootfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The rootfs image Pants built for this test, alone in a storage of our own (builds and
-    `rmi --all` there cannot touch the shared storage); the module's engine uses it."""
-    root = tmp_path_factory.mktemp("storage")
-    image = json.loads(Path("pods/rootfs.docker-info.json").read_text())["image_id"]
-    archive = root / "rootfs.tar"
-    engine("save", "--format", "docker-archive", "--output", str(archive), image)
-    env = private_storage(root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CONTAINERS_STORAGE_CONF", env["CONTAINERS_STORAGE_CONF"])
-        engine("load", "--input", str(archive))
-        archive.unlink()
-        yield image
-        engine("rmi", "--all", "--force", check=False)
+    """The rootfs image Pants built for this test, alone in a storage of our own; the
+    module's engine uses it."""
+    with rootfs_in_private_storage(tmp_path_factory.mktemp("storage")) as env:
+        yield env["TEST_ROOTFS"]
 
 
 def build(context: Path, parent: str, step: str) -> str:
