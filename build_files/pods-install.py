@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 # Its modules (pods_contract, pods_archive, pods_npm): in /usr/local/lib/pods in every
 # image (the rootfs Containerfile puts them there); in a checkout, in build_files/ and
@@ -39,9 +38,9 @@ for _lib in reversed((IMAGE_LIB, _HERE, os.path.normpath(os.path.join(_HERE, "..
         sys.path.insert(0, _lib)
 
 import pods_contract as contract  # noqa: E402
-from pods_archive import ArchiveError, unpack  # noqa: E402
+from pods_archive import ArchiveError, chown_tree, download, link_bins, unpack  # noqa: E402
 from pods_npm import NODE_PACKAGE, link_commands, node_env, prune_npm  # noqa: E402,F401
-from pods_repro import restamp_java_trust_store  # noqa: E402
+from pods_repro import restamp_java_trust_store, settle_leftovers  # noqa: E402
 
 CA_SECRET = "/run/secrets/ca"
 VENV = "/opt/pods/venv"
@@ -236,12 +235,12 @@ def install_npm(pod: str, section: dict) -> None:
     write_atomically(os.path.join(prefix, "package.json"), json.dumps(manifest, indent=2))
     write_atomically(os.path.join(prefix, "package-lock.json"), json.dumps(lock, indent=2))
     # A fixed folder, not a random one: node-gyp writes the cache's path into each native
-    # module's build/config.gypi. And a fixed hash seed: gyp (Python) writes its Makefiles'
-    # dependency lists in set order.
+    # module's build/config.gypi. A fixed hash seed: gyp (Python) writes its Makefiles'
+    # dependency lists in set order. No .pyc: gyp's would be written at import, by the clock.
     cache = "/var/tmp/pods-npm-cache"
     shutil.rmtree(cache, ignore_errors=True)
     env = {"npm_config_cache": cache, "npm_config_update_notifier": "false", "npm_config_fund": "false",
-           "npm_config_audit": "false", "PYTHONHASHSEED": "0"}
+           "npm_config_audit": "false", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
     if ca_bundle():
         env["NODE_EXTRA_CA_CERTS"] = CA_SECRET
     # The registry sometimes drops a socket mid-download: npm retries each fetch, and the
@@ -266,16 +265,6 @@ def install_npm(pod: str, section: dict) -> None:
 
 # --- Vendor binaries ------------------------------------------------------------------
 
-def download(url: str, dest: str) -> None:
-    import ssl
-    ctx = ssl.create_default_context(cafile=ca_bundle()) if url.startswith("https:") else None
-    try:
-        with urllib.request.urlopen(url, context=ctx, timeout=120) as resp, open(dest, "wb") as out:
-            shutil.copyfileobj(resp, out)
-    except OSError as e:
-        raise InstallError(f"could not download {url}: {e}") from e
-
-
 DIGESTS = ("sha256", "sha512")
 
 
@@ -295,46 +284,27 @@ def verify(pod: str, item: dict, archive: str) -> None:
                 f"{relock(pod, upgrade=True)}")
 
 
-def chown_tree(dest: str, owner: str) -> None:
-    uid, _, gid = str(owner).partition(":")
-    for root, dirs, files in os.walk(dest):
-        for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
-            os.lchown(entry, int(uid), int(gid or uid))
-
-
-def link_bins(dest: str, bins: list[str]) -> None:
-    for rel in bins:
-        src = os.path.join(dest, rel)
-        os.chmod(src, 0o755)
-        link = os.path.join(BIN, os.path.basename(rel))
-        if os.path.lexists(link):
-            os.unlink(link)
-        os.symlink(src, link)
-
-
 def install_one_vendor(pod: str, item: dict) -> None:
     name = item["name"]
+    install = item.get("install", {"kind": "binary"})
+    dest = os.path.join(VENDOR_ROOT, name)
     with tempfile.TemporaryDirectory() as tmp:
         archive = os.path.join(tmp, os.path.basename(item["url"]) or name)
-        download(item["url"], archive)
-        verify(pod, item, archive)
-        install = item.get("install", {"kind": "binary"})
-        dest = os.path.join(VENDOR_ROOT, name)
-        os.makedirs(dest, exist_ok=True)
-        if install["kind"] == "binary":
-            shutil.copyfile(archive, os.path.join(dest, name))
-            bins = [name]
-        else:
-            try:
+        try:
+            download(item["url"], archive, ca_bundle())
+            verify(pod, item, archive)
+            os.makedirs(dest, exist_ok=True)
+            if install["kind"] == "binary":
+                shutil.copyfile(archive, os.path.join(dest, name))
+            else:
                 unpack(install["kind"], archive, dest, install.get("paths", []))
-            except ArchiveError as e:
-                raise InstallError(f"pod {pod}: vendor {name}: {e}") from None
-            bins = install.get("bin", [])
-        if install.get("owner"):
-            # A tool that writes beside itself (the Actions runner's config) is owned by
-            # the pod's user, not root.
-            chown_tree(dest, install["owner"])
-        link_bins(dest, bins)
+        except ArchiveError as e:
+            raise InstallError(f"pod {pod}: vendor {name}: {e}") from None
+    if install.get("owner"):
+        # A tool that writes beside itself (the Actions runner's config) is owned by
+        # the pod's user, not root.
+        chown_tree(dest, install["owner"])
+    link_bins(dest, [name] if install["kind"] == "binary" else install.get("bin", []), BIN)
     log(f"{pod}: installed vendor {name} {item['version']}")
 
 
@@ -402,6 +372,9 @@ def main(argv: list[str]) -> int:
         skipped = install_vendor(pod, lock.get("vendor", []), excluded)
         write_env(pod, env)
         record_excluded(skipped)
+        settled = settle_leftovers(contract.SOURCE_DATE_EPOCH)
+        if settled:
+            log(f"{pod}: settled what installing left dated or random: {', '.join(settled)}")
     except (InstallError, contract.ContractError) as e:
         print(f"pods-install: {e}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-"""pods-install's archive unpacking: the members a lock's `install.paths` select, streamed.
+"""pods-install's vendor downloads: fetched, unpacked (the members a lock's `install.paths`
+select, streamed), owned and linked onto PATH.
 
 Shipped beside pods-install (/usr/local/lib/pods in every image); standard library only,
 plus the image's zstd for .zst archives (Python's tarfile reads no zstd before 3.14).
@@ -7,13 +8,25 @@ plus the image's zstd for .zst archives (Python's tarfile reads no zstd before 3
 from __future__ import annotations
 
 import os
+import shutil
+import ssl
 import subprocess
 import tarfile
+import urllib.request
 import zipfile
 
 
 class ArchiveError(Exception):
-    """An archive that cannot be unpacked as the lock says; the message is one line."""
+    """A download or an archive that cannot be used as the lock says; the message is one line."""
+
+
+def download(url: str, dest: str, cafile: str | None) -> None:
+    ctx = ssl.create_default_context(cafile=cafile) if url.startswith("https:") else None
+    try:
+        with urllib.request.urlopen(url, context=ctx, timeout=120) as resp, open(dest, "wb") as out:
+            shutil.copyfileobj(resp, out)
+    except OSError as e:
+        raise ArchiveError(f"could not download {url}: {e}") from e
 
 
 def selected(name: str, wanted: list[str]) -> bool:
@@ -55,3 +68,20 @@ def unpack(kind: str, archive: str, dest: str, wanted: list[str]) -> None:
         unpack_zip(archive, dest, wanted)
     else:
         raise ArchiveError(f"unknown install kind {kind!r}")
+
+
+def chown_tree(dest: str, owner: str) -> None:
+    uid, _, gid = str(owner).partition(":")
+    for root, dirs, files in os.walk(dest):
+        for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
+            os.lchown(entry, int(uid), int(gid or uid))
+
+
+def link_bins(dest: str, bins: list[str], bin_dir: str) -> None:
+    for rel in bins:
+        src = os.path.join(dest, rel)
+        os.chmod(src, 0o755)
+        link = os.path.join(bin_dir, os.path.basename(rel))
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(src, link)

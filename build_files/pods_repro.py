@@ -6,8 +6,11 @@ fontconfig dates its caches by it. podman build --timestamp sets every file's mt
 layer. What is left was found by building a pod twice and comparing the layers (diffoscope):
   - the Java trust store that ca-certificates-java's trigger writes: each entry records when
     it was added, in milliseconds;
-  - node-gyp's build files, handled in pods-install's npm step (a fixed cache folder and a
-    fixed hash seed for gyp's Python).
+  - node-gyp's build files, handled in pods-install's npm step (a fixed cache folder, a
+    fixed hash seed for gyp's Python, and no .pyc written when npm's rebuild imports gyp);
+  - what apt, dpkg and ldconfig leave behind (`settle_leftovers`): their logs hold the
+    clock's time of each step, ldconfig's aux-cache the inode times of the libraries it
+    scanned, and dbus makes a random machine-id when it is installed.
 
 Standard library only, like the installer that imports it.
 """
@@ -82,3 +85,44 @@ def restamp_java_trust_store(epoch: int, path: str = JAVA_TRUST_STORE) -> str | 
         os.chmod(tmp, os.stat(path).st_mode & 0o7777)
         os.replace(tmp, path)
     return f"{path}: entries dated at the family's epoch"
+
+
+# Logs that every install writes with the clock's time in them (dpkg, apt, alternatives).
+LOG_ROOT = "/var/log"
+# ldconfig's cache of each scanned library's inode, size and ctime: it only saves work, and
+# ldconfig makes it again at its next run.
+LDCONFIG_AUX_CACHE = "/var/cache/ldconfig/aux-cache"
+MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+
+
+def family_machine_id(epoch: int) -> str:
+    """The one machine-id every pod carries, where a package made one (dbus needs it valid).
+    Containers of an image always shared the one baked in; now it is the same on every build."""
+    return hashlib.sha256(f"pods machine-id {epoch}".encode()).hexdigest()[:32] + "\n"
+
+
+def settle_leftovers(epoch: int, log_root: str = LOG_ROOT, aux_cache: str = LDCONFIG_AUX_CACHE,
+                     machine_ids: tuple[str, ...] = MACHINE_ID_FILES) -> list[str]:
+    """Empty the logs, drop ldconfig's aux-cache and pin the machine-id; what was changed.
+    Only what holds something is touched: opening an unchanged file of a parent layer for
+    writing would copy it into this layer."""
+    changed = []
+    for root, _dirs, files in os.walk(log_root):
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path) and os.path.isfile(path) and os.path.getsize(path) > 0:
+                os.truncate(path, 0)
+                changed.append(path)
+    if os.path.lexists(aux_cache):
+        os.unlink(aux_cache)
+        changed.append(aux_cache)
+    wanted = family_machine_id(epoch)
+    for path in machine_ids:
+        if os.path.isfile(path) and not os.path.islink(path) and os.path.getsize(path) > 0:
+            with open(path) as f:
+                if f.read() == wanted:
+                    continue
+            with open(path, "w") as f:
+                f.write(wanted)
+            changed.append(path)
+    return changed

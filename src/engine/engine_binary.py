@@ -77,6 +77,13 @@ class EngineBinary:
             raise EngineError(f"`podman {' '.join(args[:3])}` failed: {last_line(result)}")
         return result
 
+    def skopeo(self, *args: str) -> subprocess.CompletedProcess:
+        """skopeo on the engine's own storage (CONTAINERS_STORAGE_CONF, as podman reads it)."""
+        result = subprocess.run([self.skopeo_exe, *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise EngineError(f"`skopeo {' '.join(args[:2])}` failed: {last_line(result)}")
+        return result
+
     def podman_logged(self, args: list[str], log: IO) -> subprocess.Popen:
         """A long podman process (a build) writing to `log`; the caller waits for it."""
         return subprocess.Popen([self.podman_exe, *args], stdout=log, stderr=subprocess.STDOUT)

@@ -6,7 +6,8 @@ as a pipeline of small stages, each its own module:
 
     build:  request -> existing_image (no hashing) -> pod_lock -> exclusions (probe)
             -> input_key -> [key lock] existing_image (by key) -> cache_registry (pull)
-            -> build_image -> cache_registry (push) -> local_index (record)
+            -> build_image -> image_config (settle) -> cache_registry (push)
+            -> local_index (record)
     push:   push (one tag, safely; registry_state) -> supply_chain (SBOM, signature)
 
 engine_binary runs every podman and skopeo process; records reads and writes every
@@ -27,6 +28,7 @@ from cache_registry import pull_from_cache, push_to_cache
 from engine_binary import EngineError, split_ref
 from exclusions import exclusions
 from existing_image import adopt, find_existing, report_built
+from image_config import settle_config
 from input_key import input_key
 from local_index import record_image
 from pod_lock import check_lock
@@ -60,6 +62,8 @@ def build(argv: list[str], secrets: list[str]) -> int:
             built = build_image(request, key, argv, secrets, plan)
         except BuildStopped as stopped:
             return stopped.code
+        # Same inputs, same image ID: the config without what only this build had.
+        built = settle_config(built, request.tags, f"{request.repository}:pods-settling")
         push_to_cache(request, key, built)
         record_image(request.tags, built, key)
     return report_built(built, iidfile)
