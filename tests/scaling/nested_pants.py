@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from pods.verify import copy_tree
+from pods.verify_rebuild import copy_tree
 
 PROFILE = ["--pants-config-files=pants.toml", "--pants-config-files=pants.ci.toml"]
 # The test sandbox's own variables would leak into the nested Pants and its launcher.
