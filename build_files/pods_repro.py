@@ -10,7 +10,9 @@ layer. What is left was found by building a pod twice and comparing the layers (
     fixed hash seed for gyp's Python, and no .pyc written when npm's rebuild imports gyp);
   - what apt, dpkg and ldconfig leave behind (`settle_leftovers`): their logs hold the
     clock's time of each step, ldconfig's aux-cache the inode times of the libraries it
-    scanned, and dbus makes a random machine-id when it is installed.
+    scanned, and dbus makes a random machine-id when it is installed;
+  - /etc/gitconfig, where git-lfs's install writes its filter's keys in Go's map order,
+    which is random: each section's keys are put in one order.
 
 Standard library only, like the installer that imports it.
 """
@@ -93,6 +95,7 @@ LOG_ROOT = "/var/log"
 # ldconfig makes it again at its next run.
 LDCONFIG_AUX_CACHE = "/var/cache/ldconfig/aux-cache"
 MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+GITCONFIG = "/etc/gitconfig"
 
 
 def family_machine_id(epoch: int) -> str:
@@ -101,9 +104,36 @@ def family_machine_id(epoch: int) -> str:
     return hashlib.sha256(f"pods machine-id {epoch}".encode()).hexdigest()[:32] + "\n"
 
 
+def sorted_sections(text: str) -> str:
+    """A git config with each section's keys in sorted order. A section with a comment, a
+    blank line or a key given twice (order matters for multi-valued keys) is left as it is."""
+    out, section = [], []
+
+    def flush() -> None:
+        body = section[1:]
+        keys = [line.split("=", 1)[0].strip().lower() for line in body]
+        plain = all("=" in line and not line.lstrip().startswith(("#", ";")) for line in body)
+        if plain and len(set(keys)) == len(keys):
+            body = sorted(body, key=lambda line: line.split("=", 1)[0].strip().lower())
+        out.extend(section[:1] + body)
+
+    for line in text.splitlines():
+        if line.lstrip().startswith("["):
+            flush()
+            section = [line]
+        elif section:
+            section.append(line)
+        else:
+            out.append(line)
+    flush()
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 def settle_leftovers(epoch: int, log_root: str = LOG_ROOT, aux_cache: str = LDCONFIG_AUX_CACHE,
-                     machine_ids: tuple[str, ...] = MACHINE_ID_FILES) -> list[str]:
-    """Empty the logs, drop ldconfig's aux-cache and pin the machine-id; what was changed.
+                     machine_ids: tuple[str, ...] = MACHINE_ID_FILES,
+                     gitconfig: str = GITCONFIG) -> list[str]:
+    """Empty the logs, drop ldconfig's aux-cache, pin the machine-id and order the system git
+    config; what was changed.
     Only what holds something is touched: opening an unchanged file of a parent layer for
     writing would copy it into this layer."""
     changed = []
@@ -125,4 +155,11 @@ def settle_leftovers(epoch: int, log_root: str = LOG_ROOT, aux_cache: str = LDCO
             with open(path, "w") as f:
                 f.write(wanted)
             changed.append(path)
+    if os.path.isfile(gitconfig) and not os.path.islink(gitconfig):
+        with open(gitconfig) as f:
+            text = f.read()
+        if sorted_sections(text) != text:
+            with open(gitconfig, "w") as f:
+                f.write(sorted_sections(text))
+            changed.append(gitconfig)
     return changed

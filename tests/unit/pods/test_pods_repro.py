@@ -26,6 +26,11 @@ def lay_out(root):
     (root / "aux-cache").write_bytes(b"\x01\x02 inode and ctime of every library")
     (root / "etc").mkdir()
     (root / "etc/machine-id").write_text("3f1d5c0e9b8a4f6e8d7c6b5a49382716\n")
+    # git-lfs's install writes its keys in Go's (random) map order.
+    (root / "etc/gitconfig").write_text(
+        '[filter "lfs"]\n\trequired = true\n\tclean = git-lfs clean -- %f\n'
+        "\tsmudge = git-lfs smudge -- %f\n\tprocess = git-lfs filter-process\n"
+    )
     return paths_under(root)
 
 
@@ -34,6 +39,7 @@ def paths_under(root):
         "log_root": str(root / "log"),
         "aux_cache": str(root / "aux-cache"),
         "machine_ids": (str(root / "etc/machine-id"), str(root / "dbus-machine-id")),
+        "gitconfig": str(root / "etc/gitconfig"),
     }
 
 
@@ -48,7 +54,12 @@ def test_logs_are_emptied_the_aux_cache_dropped_and_the_machine_id_pinned(tmp_pa
             str(tmp_path / "log/apt/history.log"),
             paths["aux_cache"],
             str(tmp_path / "etc/machine-id"),
+            str(tmp_path / "etc/gitconfig"),
         ]
+    )
+    assert (tmp_path / "etc/gitconfig").read_text() == (
+        '[filter "lfs"]\n\tclean = git-lfs clean -- %f\n\tprocess = git-lfs filter-process\n'
+        "\trequired = true\n\tsmudge = git-lfs smudge -- %f\n"
     )
     assert (tmp_path / "log/dpkg.log").read_bytes() == b""
     assert (tmp_path / "log/apt/history.log").read_bytes() == b""
@@ -68,3 +79,14 @@ def test_a_second_run_changes_nothing_and_the_machine_id_is_the_same_on_every_bu
         module.settle_leftovers(EPOCH, **lay_out(root))
     assert (one / "etc/machine-id").read_text() == (two / "etc/machine-id").read_text()
     assert module.settle_leftovers(EPOCH, **paths_under(one)) == []
+
+
+def test_a_git_config_section_whose_order_matters_is_left_as_it_is() -> None:
+    module = repro()
+    # A key given twice (multi-valued: order is meaning), a comment, a bare boolean key.
+    for text in (
+        "[remote]\n\tpushurl = b\n\tpushurl = a\n",
+        "[core]\n\t# why\n\tpager = less\n",
+        "[core]\n\tbare\n\tautocrlf = false\n",
+    ):
+        assert module.sorted_sections(text) == text
