@@ -7,7 +7,12 @@ fixture): in the shared one it would prune under the builds of tests running bes
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
+import signal
+import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -136,3 +141,59 @@ def test_gc_leaves_dangling_layers_while_a_build_holds_the_builds_lock(
     finally:
         for image in (current, dangling):
             engine("rmi", "--force", image, check=False)
+
+
+def working_containers() -> set[str]:
+    listing = json.loads(engine("ps", "--all", "--external", "--format", "json").stdout or "[]")
+    return {c["Id"] for c in listing if c.get("State") == "storage"}
+
+
+def test_gc_removes_the_working_container_a_killed_build_left(
+    tmp_path: Path, storage: dict[str, str], temp_dir: Path
+) -> None:
+    # A `podman build` killed mid-step (SIGKILL: no chance to clean up) leaves buildah's
+    # working container, and the layers under it, in storage.
+    ctx = Path(f"ctx-{uuid.uuid4().hex[:8]}")
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text(f"FROM {storage['TEST_ROOTFS']}\nRUN sleep 600\n")
+    before = working_containers()
+    podman = shutil.which("podman", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "podman"
+    conf = str(Path("src/engine/containers.conf").resolve())
+    build = subprocess.Popen(
+        [podman, "build", "--file", str(ctx / "Containerfile"), str(ctx)],
+        env={**os.environ, **storage, "CONTAINERS_CONF": conf},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not working_containers() - before and time.monotonic() < deadline:
+            time.sleep(1)
+        left = working_containers() - before
+        assert left, "the build never made a working container"
+    finally:
+        os.killpg(build.pid, signal.SIGKILL)
+        build.wait()
+    assert working_containers() - before == left
+
+    info = tmp_path / "dist"
+    ours = f"localhost/pods-gc-{uuid.uuid4().hex[:8]}/bazzite-ai-pod-test"
+    current = keyed_image(ours, storage["TEST_ROOTFS"], secrets.token_hex(32))
+    docker_info(info, "test", ours, current)
+    said: list[str] = []
+    try:
+        # Fresh: it may be a plain build still running; kept.
+        collect_garbage(ENGINE, info, say=said.append)
+        assert working_containers() >= left, said
+        # Old enough (the test says "now"): removed, and said.
+        collect_garbage(ENGINE, info, say=said.append, left_behind_after=0)
+        assert not working_containers() & left, said
+        assert any(
+            line.startswith(f"removed {len(left)} working container(s) interrupted builds left: ")
+            for line in said
+        ), said
+    finally:
+        for cid in left:
+            engine("rm", "--force", cid, check=False)
+        engine("rmi", "--force", current, check=False)

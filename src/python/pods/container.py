@@ -83,6 +83,19 @@ class Engine:
         """Dangling layers, left by removed images (the caller knows no build is running)."""
         return self.run(["image", "prune", "--force"])
 
+    def working_containers(self) -> dict[str, int]:
+        """Containers that exist only in storage (a build's working container): ID -> created,
+        in seconds since the epoch (the clock's: containers are not dated by the build)."""
+        listing = self.run(["ps", "--all", "--external", "--format", "json"], check=True)
+        return {
+            c["Id"]: int(c.get("Created", 0))
+            for c in json.loads(listing.stdout or "[]")
+            if c.get("State") == "storage"
+        }
+
+    def remove_container(self, container_id: str) -> Result:
+        return self.run(["rm", "--force", container_id])
+
 
 def _skopeo() -> str:
     # Image tests run under Pants' `env -i`, where PATH may not name /usr/bin.

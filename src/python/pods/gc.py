@@ -5,13 +5,16 @@ so a laptop or CI runner fills its disk within days. What is current is what the
 `./pants package` wrote to dist/pods/*.docker-info.json: in the repositories those files
 name, those images are kept and every other image labelled with a pods key goes. Images
 a container still uses are kept too; dangling layers go with `image prune`, unless a
-build is running (its intermediate layers are dangling until it tags its result).
+build is running (its intermediate layers are dangling until it tags its result). So do
+the working containers that interrupted builds leave behind (a killed `podman build`
+keeps its whole upper layer), once no build is running and they are an hour old.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from os import PathLike
@@ -24,6 +27,11 @@ from pods_contract import KEY_LABEL, LEGACY_KEY_LABEL, builds_lock_path
 
 from pods.container import Engine
 from pods.errors import PodsError
+
+
+# A working container younger than this may belong to a plain `podman build` (one not run
+# through the engine, which holds no builds lock) that is still running.
+LEFT_BEHIND_AFTER_S = 3600
 
 
 @dataclass
@@ -54,7 +62,11 @@ def current_images(info_dir: Path) -> tuple[set[str], set[str]]:
 
 
 def collect_garbage(
-    engine: Engine | str | PathLike, info_dir: Path, dry_run: bool = False, say: Callable[[str], None] = print
+    engine: Engine | str | PathLike,
+    info_dir: Path,
+    dry_run: bool = False,
+    say: Callable[[str], None] = print,
+    left_behind_after: float = LEFT_BEHIND_AFTER_S,
 ) -> GcResult:
     engine = Engine.of(engine)
     current, repositories = current_images(info_dir)
@@ -79,20 +91,22 @@ def collect_garbage(
             break
         pending = retry
     if not dry_run:
-        prune_unless_building(engine, say)
+        prune_unless_building(engine, say, left_behind_after)
     return result
 
 
-def prune_unless_building(engine: Engine, say: Callable[[str], None]) -> None:
-    """Dangling layers go, unless a build holds the builds lock: a running build's
-    intermediate layers are dangling until it tags its result, and pruning them breaks it
-    ("layer not known")."""
+def prune_unless_building(
+    engine: Engine, say: Callable[[str], None], left_behind_after: float = LEFT_BEHIND_AFTER_S
+) -> None:
+    """Dangling layers and left-behind working containers go, unless a build holds the
+    builds lock: a running build's intermediate layers are dangling until it tags its
+    result, and pruning them breaks it ("layer not known")."""
     lock = builds_lock_path()
     try:
         handle = open(lock, "a")
     except OSError:
         # No lock folder: no build of this user has run since the machine started.
-        engine.prune_images()
+        _prune(engine, say, left_behind_after)
         return
     with handle:
         try:
@@ -100,7 +114,17 @@ def prune_unless_building(engine: Engine, say: Callable[[str], None]) -> None:
         except BlockingIOError:
             say("dangling layers kept: a build is running (the next gc removes them)")
             return
-        engine.prune_images()
+        _prune(engine, say, left_behind_after)
+
+
+def _prune(engine: Engine, say: Callable[[str], None], left_behind_after: float) -> None:
+    # Containers first: the layers under a working container are not dangling until it goes.
+    cutoff = time.time() - left_behind_after
+    left = [cid for cid, created in engine.working_containers().items() if created <= cutoff]
+    removed = [cid[:12] for cid in left if engine.remove_container(cid).returncode == 0]
+    if removed:
+        say(f"removed {len(removed)} working container(s) interrupted builds left: {', '.join(removed)}")
+    engine.prune_images()
 
 
 def keyed_images(engine: Engine, repositories: set[str]) -> Iterator[tuple[dict[str, Any], str]]:
