@@ -3,6 +3,8 @@ the checkout's src/python (the contract) put on the path by the engine itself.""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -40,3 +42,12 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     engine uses it for the whole module."""
     with rootfs_in_private_storage(tmp_path_factory.mktemp("storage")) as env:
         yield env
+
+
+@pytest.fixture
+def plain_podman(storage: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """(podman, environment) for a build that does not go through the engine (a user's own
+    `podman build`), in the test's storage with the engine's containers.conf."""
+    podman = shutil.which("podman", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "podman"
+    conf = str(Path("src/engine/containers.conf").resolve())
+    return podman, {**os.environ, **storage, "CONTAINERS_CONF": conf}

@@ -12,7 +12,6 @@ import datetime
 import json
 import os
 import re
-import shutil
 import secrets
 import signal
 import subprocess
@@ -115,17 +114,16 @@ def test_a_second_package_run_builds_nothing_and_says_so(storage: dict[str, str]
 
 
 def test_a_step_the_layer_cache_holds_from_a_clock_dated_build_is_built_again(
-    storage: dict[str, str]
+    storage: dict[str, str], plain_podman: tuple[str, dict[str, str]]
 ) -> None:
     # podman's layer cache does not know --timestamp: without the engine's check, a step a
     # plain `podman build` cached here would come back dated by the clock.
     ctx = context(f"FROM {storage['TEST_ROOTFS']}", f"RUN echo {secrets.token_hex(8)} > /tmp/cached")
-    conf = str(Path("src/engine/containers.conf").resolve())
-    podman = shutil.which("podman", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "podman"
+    podman, env = plain_podman
     subprocess.run(
         # Docker format, as the engine builds: the layer cache matches steps of that format.
         [podman, "build", "--format", "docker", "--file", str(ctx / "Containerfile"), str(ctx)],
-        env={**os.environ, **storage, "CONTAINERS_CONF": conf},
+        env=env,
         check=True,
         capture_output=True,
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import time
@@ -149,7 +148,7 @@ def working_containers() -> set[str]:
 
 
 def test_gc_removes_the_working_container_a_killed_build_left(
-    tmp_path: Path, storage: dict[str, str], temp_dir: Path
+    tmp_path: Path, storage: dict[str, str], temp_dir: Path, plain_podman: tuple[str, dict[str, str]]
 ) -> None:
     # A `podman build` killed mid-step (SIGKILL: no chance to clean up) leaves buildah's
     # working container, and the layers under it, in storage.
@@ -157,11 +156,10 @@ def test_gc_removes_the_working_container_a_killed_build_left(
     ctx.mkdir()
     (ctx / "Containerfile").write_text(f"FROM {storage['TEST_ROOTFS']}\nRUN sleep 600\n")
     before = working_containers()
-    podman = shutil.which("podman", path=os.environ.get("PATH", "") + ":/usr/bin:/bin") or "podman"
-    conf = str(Path("src/engine/containers.conf").resolve())
+    podman, env = plain_podman
     build = subprocess.Popen(
         [podman, "build", "--file", str(ctx / "Containerfile"), str(ctx)],
-        env={**os.environ, **storage, "CONTAINERS_CONF": conf},
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
