@@ -32,7 +32,7 @@ from local_index import (
     storage_has_name,
     storage_images,
 )
-from pods_contract import KEY_LABEL
+from pods_contract import KEY_LABEL, PLAIN_TAG_PREFIX
 from request import BuildRequest
 
 STARTED = time.monotonic()
@@ -82,11 +82,20 @@ def by_key_index(request: BuildRequest, key: str | None) -> Existing | None:
 def by_key_label(request: BuildRequest, key: str | None) -> Existing | None:
     if not key:
         return None
+    # One row per tag; the plain build (rechunk) has the same key and is never the image.
     result = ENGINE.podman(
-        "images", "--quiet", "--no-trunc", "--filter", f"label={KEY_LABEL}={key}", check=False
+        "images",
+        "--no-trunc",
+        "--filter",
+        f"label={KEY_LABEL}={key}",
+        "--format",
+        "{{.ID}} {{.Tag}}",
+        check=False,
     )
-    ids = result.stdout.split() if result.returncode == 0 else []
-    return Existing(ids[0], key) if ids else None
+    rows = [line.split() for line in result.stdout.splitlines()] if result.returncode == 0 else []
+    plain = {row[0] for row in rows if len(row) > 1 and row[1].startswith(PLAIN_TAG_PREFIX)}
+    ids = [row[0] for row in rows if row and row[0] not in plain]
+    return Existing(ids[0].removeprefix("sha256:"), key) if ids else None
 
 
 NOT_HERE = Existing("", "")  # a rung that knows for sure: stop climbing

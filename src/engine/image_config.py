@@ -57,6 +57,8 @@ def settle_config(image: str, tags: tuple[str, ...], scratch_name: str) -> str:
     raw = config_bytes(settled_config(config))
     digest = hashlib.sha256(raw).hexdigest()
     if digest == image:
+        if tags:
+            ENGINE.podman("tag", image, *tags)
         return image
     manifest["config"] = {**manifest["config"], "digest": f"sha256:{digest}", "size": len(raw)}
     name = tags[0] if tags else scratch_name

@@ -24,9 +24,10 @@ def input_key(request: BuildRequest, key_args: dict[str, str] | None = None) -> 
     runner before and after adding a registry, agree on it.
     """
     # The version names how the engine builds, not only what from: v3 builds with the
-    # family's fixed epoch (build_image), v4 settles the config (image_config), so no image
-    # built the older way is reused, from this machine's storage or a cache registry.
-    h = hashlib.sha256(b"pods-input-key-v4\0")
+    # family's fixed epoch (build_image), v4 settles the config (image_config); no image
+    # built the older way is reused, from this machine's storage or a cache registry. v5
+    # lays the layers out by owner (rechunk).
+    h = hashlib.sha256(b"pods-input-key-v5\0")
     root = Path(request.context)
     for path in context_files(root):
         rel = path.relative_to(root).as_posix()

@@ -6,7 +6,8 @@ as a pipeline of small stages, each its own module:
 
     build:  request -> existing_image (no hashing) -> pod_lock -> exclusions (probe)
             -> input_key -> [key lock] existing_image (by key) -> cache_registry (pull)
-            -> build_image -> image_config (settle) -> cache_registry (push)
+            -> build_image -> image_config (settle) -> rechunk (layers by owner)
+            -> cache_registry (push)
             -> local_index (record)
     push:   push (one tag, safely; registry_state) -> supply_chain (SBOM, signature)
 
@@ -32,6 +33,7 @@ from image_config import settle_config
 from input_key import input_key
 from local_index import record_image
 from pod_lock import check_lock
+from rechunk import plain_tag, rechunk
 from push import push
 from records import key_lock
 from request import parse_build
@@ -63,7 +65,15 @@ def build(argv: list[str], secrets: list[str]) -> int:
         except BuildStopped as stopped:
             return stopped.code
         # Same inputs, same image ID: the config without what only this build had.
-        built = settle_config(built, request.tags, f"{request.repository}:pods-settling")
+        plain = settle_config(built, (plain_tag(request.repository, key),), "")
+        # Layers by owner: an update moves the layers of what changed, not the whole pod.
+        built = rechunk(
+            plain,
+            request.build_args.get("BASE_IMAGE"),
+            request.pod,
+            request.tags,
+            f"{request.repository}:pods-chunking",
+        )
         push_to_cache(request, key, built)
         record_image(request.tags, built, key)
     return report_built(built, iidfile)

@@ -63,6 +63,22 @@ class ContractError(Exception):
     """Bad input, said in one line: the file and field, what was expected, what to do."""
 
 
+# How many layers the engine lays each pod's own files out in (src/engine/chunk_plan.py): base
+# holds most small Debian packages, so it gets the most buckets. The deepest chain, rootfs ->
+# base -> nvidia -> nvidia-python -> jupyter, sums to 98 of the 100 layers a pod may have
+# (tests/unit/test_layer_budget.py checks every chain of the family tree).
+LAYER_BUDGET = {"rootfs": 8, "base": 40, "nvidia": 16, "nvidia-python": 18, "jupyter": 16}
+DEFAULT_LAYER_BUDGET = 24
+MAX_LAYERS = 100
+# The tag the engine keeps a pod's plain build under (`<repository>:pods-plain-<key12>`): podman's
+# layer cache for the next build, and what the filesystem-identity test compares with.
+PLAIN_TAG_PREFIX = "pods-plain-"
+
+
+def layer_budget(pod: str) -> int:
+    return LAYER_BUDGET.get(pod, DEFAULT_LAYER_BUDGET)
+
+
 def repo_lock_path(pod: str) -> str:
     """The lock's path relative to the repository root (named in every error)."""
     return f"{BUILD_FILES}/{pod}/{LOCK_NAME}"

@@ -23,7 +23,7 @@ from typing import Any
 
 # Images from before input keys were hashed from inputs alone carry the legacy label;
 # they are superseded by definition.
-from pods_contract import KEY_LABEL, LEGACY_KEY_LABEL, builds_lock_path
+from pods_contract import KEY_LABEL, LEGACY_KEY_LABEL, PLAIN_TAG_PREFIX, builds_lock_path
 
 from pods.container import Engine
 from pods.errors import PodsError
@@ -80,6 +80,7 @@ def collect_garbage(
     # carry the family's fixed epoch, so their `created` cannot order them: the removals
     # that fail are tried again while another pass still removes something.
     pending = list(keyed_images(engine, repositories))
+    current |= plain_builds(pending, current)
     while pending:
         retry = []
         for image, label in pending:
@@ -93,6 +94,23 @@ def collect_garbage(
     if not dry_run:
         prune_unless_building(engine, say, left_behind_after)
     return result
+
+
+def plain_builds(images: list[tuple[dict[str, Any], str]], current: set[str]) -> set[str]:
+    """IDs of the plain builds the engine keeps beside current images (same key, tagged
+    pods-plain-<key12>): podman's layer cache for the next build, kept as long as the image is."""
+    keys = {_key(image) for image, _ in images if image["Id"].removeprefix("sha256:") in current}
+    return {
+        image["Id"].removeprefix("sha256:")
+        for image, _ in images
+        if _key(image) in keys
+        and any(name.rsplit(":", 1)[-1].startswith(PLAIN_TAG_PREFIX) for name in image.get("Names") or [])
+    }
+
+
+def _key(image: dict[str, Any]) -> str:
+    labels = image.get("Labels") or {}
+    return labels.get(KEY_LABEL) or labels.get(LEGACY_KEY_LABEL, "")
 
 
 def prune_unless_building(

@@ -72,3 +72,15 @@ def test_a_prelude_without_one_table_is_one_line_and_unchanged(tmp_path, capsys)
         "restore it from git, then run `pods graph --write-prelude`"
     )
     assert (tmp_path / PRELUDE).read_text() == "# no table\n"
+
+
+def test_every_chain_of_the_family_fits_the_layer_limit():
+    # Each pod's own files are laid out in at most layer_budget(pod) layers (src/engine/rechunk.py).
+    from pods_contract import LAYER_BUDGET, MAX_LAYERS, layer_budget
+
+    graph = load_graph(Path.cwd())
+    assert set(LAYER_BUDGET) <= set(graph.pods), "a budget names no pod"
+    for pod in graph.pods:
+        chain = (pod, *graph.ancestors(pod))
+        total = sum(layer_budget(p) for p in chain)
+        assert total <= MAX_LAYERS, f"{' <- '.join(chain)}: {total} layers"
