@@ -20,13 +20,14 @@ Standard library only: it runs on the host's python3 under Pants' `env -i`.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
 
 from build_image import BuildStopped, build_image
 from cache_registry import pull_from_cache, push_to_cache
-from engine_binary import EngineError, split_ref
+from engine_binary import ENGINE, EngineError, say, split_ref
 from exclusions import exclusions
 from existing_image import adopt, find_existing, report_built
 from image_config import settle_config
@@ -51,7 +52,8 @@ def build(argv: list[str], secrets: list[str]) -> int:
     existing = find_existing(request)
     if existing:
         return adopt(request, existing, iidfile)
-    # The inputs changed: a bad or stale lock stops here, in one line.
+    # The inputs changed: a bad or stale lock or setting stops here, in one line.
+    keep_plain = plain_setting()
     check_lock(request)
     # What is left out (PODS_EXCLUSIONS=auto probes the vendor upstreams) is part of the key.
     plan = exclusions(request)
@@ -66,6 +68,7 @@ def build(argv: list[str], secrets: list[str]) -> int:
             return stopped.code
         # Same inputs, same image ID: the config without what only this build had.
         plain = settle_config(built, (plain_tag(request.repository, key),), "")
+        plain_images = (plain, built)
         # Layers by owner: an update moves the layers of what changed, not the whole pod.
         built = rechunk(
             plain,
@@ -74,9 +77,30 @@ def build(argv: list[str], secrets: list[str]) -> int:
             request.tags,
             f"{request.repository}:pods-chunking",
         )
+        drop_plain(plain_tag(request.repository, key), plain_images, keep_plain)
         push_to_cache(request, key, built)
         record_image(request.tags, built, key)
     return report_built(built, iidfile)
+
+
+def plain_setting() -> str:
+    """PODS_PLAIN=drop: the plain build goes once laid out (half the disk, for small CI runners;
+    no layer cache for the next build, no filesystem-identity test). keep (the default) keeps it."""
+    setting = os.environ.get("PODS_PLAIN") or "keep"
+    if setting not in ("keep", "drop"):
+        raise EngineError(f"PODS_PLAIN={setting}: expected keep or drop; unset it to keep the plain build")
+    return setting
+
+
+def drop_plain(tag: str, images: tuple[str, ...], setting: str) -> None:
+    """Remove the settled plain image, then the build's own (podman takes its step images with
+    it): only then are the plain layers' bytes freed."""
+    if setting == "drop":
+        ENGINE.podman("rmi", tag)
+        for image in images[1:]:
+            if image.removeprefix("sha256:") != images[0].removeprefix("sha256:"):
+                ENGINE.podman("rmi", image, check=False)
+        say(f"dropped the plain build {tag} and its step images (PODS_PLAIN=drop)")
 
 
 def take_option(argv: list[str], name: str) -> tuple[list[str], str | None]:

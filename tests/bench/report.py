@@ -103,16 +103,16 @@ def markdown_section(run: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def replace_section(text: str, section: str, display: str) -> str:
-    """`text` with what is between BEGIN and END replaced by `section`."""
-    begins, ends = text.count(BEGIN), text.count(END)
-    start, stop = text.find(BEGIN), text.find(END)
+def replace_section(text: str, section: str, display: str, begin: str = BEGIN, end: str = END) -> str:
+    """`text` with what is between `begin` and `end` replaced by `section`."""
+    begins, ends = text.count(begin), text.count(end)
+    start, stop = text.find(begin), text.find(end)
     if begins != 1 or ends != 1 or stop < start:
         raise ValueError(
-            f"{display}: expected one `{BEGIN}` line followed by one `{END}` line "
+            f"{display}: expected one `{begin}` line followed by one `{end}` line "
             f"(found {begins} and {ends}); add them where the bench writes its run"
         )
-    return text[: start + len(BEGIN)] + "\n" + section + text[stop:]
+    return text[: start + len(begin)] + "\n" + section + text[stop:]
 
 
 def write_atomically(path: Path, text: str) -> None:
