@@ -72,12 +72,15 @@ def build(argv: list[str], secrets: list[str]) -> int:
         # Layers by owner: an update moves the layers of what changed, not the whole pod.
         built = rechunk(
             plain,
-            request.build_args.get("BASE_IMAGE"),
+            request.parent(),
             request.pod,
             request.tags,
             f"{request.repository}:pods-chunking",
         )
-        drop_plain(plain_tag(request.repository, key), plain_images, keep_plain)
+        if built == plain:
+            ENGINE.podman("untag", plain, plain_tag(request.repository, key))
+        else:
+            drop_plain(plain_tag(request.repository, key), plain_images, keep_plain)
         push_to_cache(request, key, built)
         record_image(request.tags, built, key)
     return report_built(built, iidfile)

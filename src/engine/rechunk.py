@@ -52,6 +52,11 @@ def rechunk(plain: str, parent: str | None, pod: str, tags: tuple[str, ...], scr
     if diff_ids[: len(parent_ids)] != parent_ids:
         raise EngineError(f"{pod}: the built image does not start with its parent's layers; rebuild it")
     layers = image_layers(plain)[len(parent_ids) :]
+    if not layers:
+        # Nothing of its own to lay out (only config steps): the plain image is the image.
+        if tags:
+            ENGINE.podman("tag", plain, *tags)
+        return plain
     delta = chunk_plan.Delta()
     for layer in layers:
         delta.add_layer((m, layer.data_path(m) if m.isreg() else None) for m in layer.members())

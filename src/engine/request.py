@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from engine_binary import split_ref
 # PODS_EXCLUSIONS values that mean "build every component": empty (./pants' spelling) and
 # `none` (for CI systems that cannot pass an empty variable).
 NO_EXCLUSIONS = ("", "none")
+FROM_LINE = re.compile(r"(?im)^\s*FROM\s+(?:--\S+\s+)*(\S+)")
+ARG_DEFAULT = re.compile(r"(?m)^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)=(\S+)")
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,22 @@ class BuildRequest:
     @property
     def pod(self) -> str:
         return Path(self.containerfile).parent.name
+
+    def parent(self) -> str | None:
+        """The image the last stage is built FROM, build args (or ARG defaults) filled in;
+        None for `scratch`."""
+        try:
+            text = Path(self.containerfile).read_text()
+        except OSError:
+            return self.build_args.get("BASE_IMAGE")
+        defaults = dict(ARG_DEFAULT.findall(text))
+        froms = FROM_LINE.findall(text)
+        if not froms:
+            return None
+        ref = VARIABLE.sub(
+            lambda m: self.build_args.get(m[1] or m[2], defaults.get(m[1] or m[2], "")), froms[-1]
+        )
+        return None if ref == "scratch" else ref
 
 
 def parse_build(argv: list[str]) -> BuildRequest:

@@ -112,3 +112,18 @@ def test_the_key_index_finds_an_image_under_another_tag_and_knows_a_missing_one(
     )
     # A key the index does not hold is not here: no engine is asked (no_engine would fail).
     assert existing_image.find_existing(request, "m" * 64) is None
+
+
+def test_the_parent_is_the_last_from_with_build_args_or_arg_defaults(tmp_path):
+    from request import BuildRequest
+
+    def parent(text: str, args: dict[str, str]) -> str | None:
+        path = tmp_path / "Containerfile"
+        path.write_text(text)
+        return BuildRequest((), args, str(path), str(tmp_path), ()).parent()
+
+    pod = "ARG BASE_IMAGE=build_files/base:base\nFROM $BASE_IMAGE\nRUN true\n"
+    assert parent(pod, {"BASE_IMAGE": "ghcr.io/x/base:1"}) == "ghcr.io/x/base:1"
+    assert parent(pod, {}) == "build_files/base:base"
+    assert parent("FROM scratch\nADD a /\n", {}) is None
+    assert parent("FROM a AS build\nFROM --platform=linux/amd64 ${B}\n", {"B": "img:2"}) == "img:2"
