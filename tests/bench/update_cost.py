@@ -51,7 +51,7 @@ sys.path.insert(0, str(REPO / "src/engine"))
 sys.path.insert(0, str(REPO / "src/python"))
 from bench.bench import commit, loopback_registry, machine, parents, step  # noqa: E402
 from bench.report import replace_section, write_atomically, write_json  # noqa: E402
-from bench.sides import ENGINE_DIR, Baseline, StepFailed, clone, run  # noqa: E402
+from bench.sides import ENGINE_DIR, Baseline, StepFailed, clone, drop_images, run  # noqa: E402
 from bench.update_report import (  # noqa: E402
     BEGIN,
     END,
@@ -88,13 +88,15 @@ def add_debian_package(repo: Path) -> tuple[str, int | None]:
     if edited == text:
         raise StepFailed(f"{path}: no `debian:` / `  packages:` lines to add {DEBIAN_PACKAGE} under")
     path.write_text(edited)
-    return f"`{DEBIAN_PACKAGE}` added to base's Debian packages; every pod re-locked.", None
+    return f"`{DEBIAN_PACKAGE}` added to base's Debian packages; base and its descendants re-locked.", None
 
 
 def pin_wheel_back(repo: Path) -> tuple[str, int | None]:
     lock = json.loads((repo / f"build_files/{WHEEL_POD}/pod.lock.json").read_text())
     locked = next(p["version"] for p in lock["pypi"]["packages"] if p["name"] == WHEEL)
-    versions = pip(["index", "versions", WHEEL]).split("Available versions:", 1)[-1]
+    # The versions for the pod's Python, not this script's.
+    target = ["--python-version", str(lock["pypi"]["python"]), "--only-binary=:all:"]
+    versions = pip(["index", "versions", WHEEL, *target]).split("Available versions:", 1)[-1].split("\n")[0]
     older = [v.strip() for v in versions.split(",") if re.fullmatch(r"[0-9.]+", v.strip())]
     key = lambda v: tuple(int(x) for x in v.split("."))  # noqa: E731
     below = sorted((v for v in older if key(v) < key(locked)), key=key)
@@ -106,7 +108,7 @@ def pin_wheel_back(repo: Path) -> tuple[str, int | None]:
     edited = re.sub(r"(?m)^(  packages:\n(    - .*\n)+)", rf"\g<1>    - {WHEEL}=={version}\n", text, count=1)
     path.write_text(edited)
     with tempfile.TemporaryDirectory() as tmp:
-        pip(["download", "--quiet", "--no-deps", "--only-binary=:all:", "-d", tmp, f"{WHEEL}=={version}"])
+        pip(["download", "--quiet", "--no-deps", *target, "-d", tmp, f"{WHEEL}=={version}"])
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())
     return (
         f"`{WHEEL}` pinned from {locked} to {version} in {WHEEL_POD} (wheel {size / MB:.1f} MB); re-locked.",
@@ -213,20 +215,42 @@ def ours_images(side: Side, pods: list[str]) -> dict[str, str]:
     }
 
 
-def ours_package(side: Side, registry: str) -> None:
+def ours_package(side: Side, registry: str, pods: list[str] | None = None) -> None:
     option = f"--docker-registries={repr({'bench': {'address': f'{registry}/ours', 'default': True}})}"
+    targets = [f"build_files/{p}:{p}" for p in (side.pods if pods is None else pods)]
+    run([str(side.repo / "pants"), option, "package", *targets], side.env, side.repo, side.log)
+
+
+def relock(side: Side, pods: list[str], registry: str) -> None:
+    """Lock `pods`; a Debian child's closure is resolved inside its parent's image, the one
+    this side built (PODS_PARENT_IMAGE names it by the bench's tags)."""
+    env = dict(side.env, PODS_PARENT_IMAGE=f"{registry}/ours/bazzite-ai-pod-{{pod}}:latest")
     run(
-        [str(side.repo / "pants"), option, "package", *(f"build_files/{p}:{p}" for p in side.pods)],
-        side.env,
+        [str(side.repo / "pants"), "run", "src/python/pods:pods", "--", "lock", *pods],
+        env,
         side.repo,
         side.log,
     )
 
 
-def relock(side: Side) -> None:
-    run(
-        [str(side.repo / "pants"), "run", "src/python/pods:pods", "--", "lock"], side.env, side.repo, side.log
-    )
+def release(side: Side, registry: str, tree: dict[str, str | None], scenario: Scenario) -> None:
+    """Lock (if the change needs it) and build the affected pods a generation at a time, as
+    a maintainer does: a child is locked inside its parent's new image. Then every pod,
+    so each one's docker-info names its image."""
+    changed = affected(tree, scenario.pod, side.pods)
+    for depth in sorted({depth_of(tree, p) for p in changed}):
+        wave = [p for p in changed if depth_of(tree, p) == depth]
+        if scenario.relock:
+            relock(side, wave, registry)
+        ours_package(side, registry, wave)
+    ours_package(side, registry)
+
+
+def depth_of(tree: dict[str, str | None], pod: str) -> int:
+    depth, parent = 0, tree[pod]
+    while parent is not None:
+        depth, parent = depth + 1, tree[parent]
+    return depth
 
 
 def changed_files(repo: Path) -> list[str]:
@@ -345,20 +369,30 @@ def main() -> int:
             lambda: base.push("r0", {p: f"localhost/bench/{p}:latest" for p in args.baseline_pods}),
         )
         previous = "r0"
+        images = {"r0": ours_images(ours, args.pods)}
         for scenario in args.scenarios:
             print(f"update-cost: {scenario.name} ...", flush=True)
             change, wheel = step(f"{scenario.name}: edit", lambda s=scenario: s.edit(ours.repo))
-            if scenario.relock:
-                step(f"{scenario.name}: re-lock", lambda: relock(ours))
+            step(f"ours: {scenario.name} release", lambda s=scenario: release(ours, registry, tree, s))
+            # The baseline builds the very files ours built: the edit and the new locks.
             for path in changed_files(ours.repo):
                 (plain.repo / path).write_bytes((ours.repo / path).read_bytes())
-            step(f"ours: {scenario.name} release", lambda: ours_package(ours, registry))
-            step(
-                f"ours: push {scenario.name}",
-                lambda s=scenario: ours.push(s.name, ours_images(ours, args.pods)),
-            )
+            images[scenario.name] = ours_images(ours, args.pods)
+            step(f"ours: push {scenario.name}", lambda s=scenario: ours.push(s.name, images[s.name]))
+            # Disk: what the last release built and this one replaced goes (the first
+            # release's images are the machine's own, and stay).
+            superseded = [
+                images[previous][p]
+                for p in reversed(args.pods)
+                if images[previous][p] != images[scenario.name][p]
+                and images[previous][p] not in images["r0"].values()
+            ]
+            for image in superseded:
+                subprocess.run(["podman", "rmi", image], env=ours.env, capture_output=True)
             rebuilt = affected(tree, scenario.pod, args.baseline_pods)
             if rebuilt:
+                # Its last release is in the registry; on disk it would only double the chain.
+                step(f"baseline: drop {', '.join(rebuilt)}", lambda r=rebuilt: drop_images(plain.env, r))
                 step(f"baseline: {scenario.name}", lambda r=rebuilt: plain.build(r))
                 pushed = {p: f"localhost/bench/{p}:latest" for p in args.baseline_pods}
                 step(f"baseline: push {scenario.name}", lambda s=scenario, p=pushed: base.push(s.name, p))
