@@ -253,6 +253,18 @@ def depth_of(tree: dict[str, str | None], pod: str) -> int:
     return depth
 
 
+def pods_diff(side: Side, pod: str, old: str, new: str) -> str:
+    """What `pods diff` prints for one pod's two releases in the registry."""
+    refs = [f"docker://{side.registry}/{pod}:{tag}" for tag in (old, new)]
+    cmd = [str(side.repo / "pants"), "run", "src/python/pods:pods", "--", "diff", pod, *refs]
+    done = subprocess.run(cmd, env=side.env, cwd=side.repo, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise StepFailed(
+            f"`pods diff {pod}` exited {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"
+        )
+    return done.stdout.strip()
+
+
 def changed_files(repo: Path) -> list[str]:
     out = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True)
     return [line[3:] for line in out.stdout.splitlines() if line[3:].startswith("build_files/")]
@@ -396,7 +408,12 @@ def main() -> int:
                 step(f"baseline: {scenario.name}", lambda r=rebuilt: plain.build(r))
                 pushed = {p: f"localhost/bench/{p}:latest" for p in args.baseline_pods}
                 step(f"baseline: push {scenario.name}", lambda s=scenario, p=pushed: base.push(s.name, p))
-            described.append({"name": scenario.name, "title": scenario.title, "change": change})
+            shown = step(
+                f"pods diff {scenario.pod}", lambda s=scenario, o=previous: pods_diff(ours, s.pod, o, s.name)
+            )
+            described.append(
+                {"name": scenario.name, "title": scenario.title, "change": change, "diff": shown}
+            )
             for side in (ours, base):
                 if scenario.name not in side.pushed:
                     # Not rebuilt (the change is outside its chain): its last release stands.

@@ -145,6 +145,9 @@ def markdown_section(run: dict) -> str:
     ]
     for scenario in run["scenarios"]:
         out += [f"### {scenario['title']}", "", scenario["change"], ""]
+        if scenario.get("diff"):
+            out += ["`pods diff` of the pod changed, between the two releases in the registry:", ""]
+            out += ["```", scenario["diff"], "```", ""]
         out += [
             "| side | pod | download (compressed) | share of the pod | uncompressed | layers | target |",
             "| --- | --- | ---: | ---: | ---: | ---: | --- |",
