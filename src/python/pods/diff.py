@@ -118,11 +118,21 @@ def read_locks(engine: Engine, image: str) -> dict[str, dict[str, Any]]:
 
 def local_layers(engine: Engine, image: str) -> tuple[Layer, ...]:
     """Each layer's diff ID and uncompressed size: `podman history` lists the layers' sizes
-    newest first, with an entry of its own (size 0, ID `<missing>`) for each metadata step."""
+    newest first, one entry per step of the config's history, whose `empty_layer` says which
+    steps made no layer (the Containerfile's steps, once the engine lays the layers out by
+    owner, are such steps)."""
     info = json.loads(engine.run(["image", "inspect", image], timeout=120, check=True).stdout)[0]
     diff_ids = info["RootFS"]["Layers"]
-    history = json.loads(engine.run(["history", "--format", "json", image], timeout=120, check=True).stdout)
-    steps = [h for h in reversed(history) if not _empty_layer(h)]
+    config_steps = info.get("History") or []
+    history = list(
+        reversed(
+            json.loads(engine.run(["history", "--format", "json", image], timeout=120, check=True).stdout)
+        )
+    )
+    if len(config_steps) == len(history):
+        steps = [h for h, c in zip(history, config_steps, strict=True) if not c.get("empty_layer")]
+    else:
+        steps = [h for h in history if not _empty_layer(h)]
     if len(steps) != len(diff_ids):
         # Sizes cannot be paired with layers; say nothing rather than something wrong.
         return tuple(Layer(d, 0) for d in diff_ids)
