@@ -127,3 +127,31 @@ def test_the_parent_is_the_last_from_with_build_args_or_arg_defaults(tmp_path):
     assert parent(pod, {}) == "build_files/base:base"
     assert parent("FROM scratch\nADD a /\n", {}) is None
     assert parent("FROM a AS build\nFROM --platform=linux/amd64 ${B}\n", {"B": "img:2"}) == "img:2"
+
+
+def test_pods_plain_takes_keep_or_drop_and_names_anything_else(monkeypatch):
+    import pytest
+    from engine_binary import EngineError
+    from pods_engine import plain_setting
+
+    monkeypatch.delenv("PODS_PLAIN", raising=False)
+    assert plain_setting() == "keep"
+    monkeypatch.setenv("PODS_PLAIN", "drop")
+    assert plain_setting() == "drop"
+    monkeypatch.setenv("PODS_PLAIN", "maybe")
+    with pytest.raises(EngineError) as e:
+        plain_setting()
+    assert str(e.value) == "PODS_PLAIN=maybe: expected keep or drop; unset it to keep the plain build"
+
+
+def test_layers_are_read_from_overlay_storage_only(monkeypatch):
+    import layer_store
+    import pytest
+    from engine_binary import ENGINE, EngineError
+
+    monkeypatch.setattr(
+        ENGINE, "inspect", lambda ref: {"GraphDriver": {"Name": "vfs"}, "RootFS": {"Layers": []}}
+    )
+    with pytest.raises(EngineError) as e:
+        layer_store.image_layers("0123456789abcdef")
+    assert "driver is vfs; use the overlay driver" in str(e.value)
