@@ -82,7 +82,8 @@ def by_key_index(request: BuildRequest, key: str | None) -> Existing | None:
 def by_key_label(request: BuildRequest, key: str | None) -> Existing | None:
     if not key:
         return None
-    # One row per tag; the plain build (rechunk) has the same key and is never the image.
+    # One row per tag. Only a named image is one the engine finished: the build's own image
+    # (untagged, podman's layer cache) and the plain build (rechunk) carry the same key.
     result = ENGINE.podman(
         "images",
         "--no-trunc",
@@ -94,8 +95,8 @@ def by_key_label(request: BuildRequest, key: str | None) -> Existing | None:
     )
     rows = [line.split() for line in result.stdout.splitlines()] if result.returncode == 0 else []
     plain = {row[0] for row in rows if len(row) > 1 and row[1].startswith(PLAIN_TAG_PREFIX)}
-    ids = [row[0] for row in rows if row and row[0] not in plain]
-    return Existing(ids[0].removeprefix("sha256:"), key) if ids else None
+    named = [row[0] for row in rows if len(row) > 1 and row[1] not in ("<none>", "") and row[0] not in plain]
+    return Existing(named[0].removeprefix("sha256:"), key) if named else None
 
 
 NOT_HERE = Existing("", "")  # a rung that knows for sure: stop climbing
