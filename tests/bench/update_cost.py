@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import json
 import os
 import signal
 import subprocess
@@ -80,6 +81,11 @@ def arguments(tree: dict[str, str | None]) -> argparse.Namespace:
     p.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS))
     p.add_argument("--out", type=Path)
     p.add_argument("--markdown", type=Path)
+    p.add_argument(
+        "--from-json",
+        type=Path,
+        help="build nothing: write --markdown again from a run's --out (after a change to its layout)",
+    )
     args = p.parse_args()
     args.pods = [pod for pod in tree if pod in args.pods.split(",")]
     args.baseline_pods = [pod for pod in tree if pod in args.baseline_pods.split(",")]
@@ -107,6 +113,12 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tree = parents()
     args = arguments(tree)
+    if args.from_json:
+        run_data = json.loads(args.from_json.read_text())
+        run_data["command"] = shown_command(run_data["command"].split()[2:])
+        if args.out:
+            write_json(args.out, run_data)
+        return write_section(run_data, args.markdown)
     ca = os.environ.get("PODS_CA_BUNDLE") or "/etc/ssl/certs/ca-certificates.crt"
     logs = Path(tempfile.mkdtemp(prefix="pods-update-cost-logs-"))
     print(f"update-cost: logs in {logs}", flush=True)
@@ -189,7 +201,7 @@ def main() -> int:
     storage = [storage_line(side.name, side.pods, list(side.pushed.items())) for side in (ours, base)]
     targets = target_lines(rows)
     run_data = {
-        "command": " ".join(["python3 tests/bench/update_cost.py", *sys.argv[1:]]),
+        "command": shown_command(sys.argv[1:]),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit(),
         "machine": machine(),
@@ -204,12 +216,32 @@ def main() -> int:
     print("\n".join(storage + targets))
     if args.out:
         write_json(args.out, run_data)
-    if args.markdown:
-        text = replace_section(
-            args.markdown.read_text(), markdown_section(run_data), str(args.markdown), BEGIN, END
-        )
-        write_atomically(args.markdown, text)
-        print(f"update-cost: wrote its section of {args.markdown}")
+    return write_section(run_data, args.markdown)
+
+
+def shown_command(argv: list[str]) -> str:
+    """The command as anyone would type it in their checkout: a path into a checkout is
+    written relative to that checkout's root, never as one machine's folder."""
+    shown = []
+    for arg in argv:
+        path = Path(arg)
+        if path.is_absolute():
+            top = subprocess.run(
+                ["git", "-C", str(path.parent), "rev-parse", "--show-toplevel"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            if top:
+                arg = os.path.relpath(path, top)
+        shown.append(arg)
+    return " ".join(["python3 tests/bench/update_cost.py", *shown])
+
+
+def write_section(run_data: dict, markdown: Path | None) -> int:
+    if markdown:
+        text = replace_section(markdown.read_text(), markdown_section(run_data), str(markdown), BEGIN, END)
+        write_atomically(markdown, text)
+        print(f"update-cost: wrote its section of {markdown}")
     return 0
 
 

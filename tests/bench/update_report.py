@@ -107,7 +107,11 @@ def row(
 
 
 def human(n: int | None) -> str:
-    return "?" if n is None else f"{n / MB:,.1f} MB"
+    if n is None:
+        return "?"
+    if n < 1000:
+        return f"{n} B"
+    return f"{n / 1000:,.1f} kB" if n < MB else f"{n / MB:,.1f} MB"
 
 
 def verdict(r: Row) -> str:
