@@ -79,13 +79,20 @@ def run_record(results: dict[str, Timing], **facts) -> dict:
     }
 
 
-def markdown_section(run: dict) -> str:
-    """The section bench writes between BEGIN and END, from a run_record()."""
-    out = [
+def run_header(run: dict) -> list[str]:
+    """The lines every bench section opens with: how it was written, what and where."""
+    return [
         f"Written by `{run['command']}` on {run['date']}; do not edit by hand (re-run the bench).",
         "",
         f"- commit: `{run['commit']}`",
         f"- machine: `{run['machine']}`",
+    ]
+
+
+def markdown_section(run: dict) -> str:
+    """The section bench writes between BEGIN and END, from a run_record()."""
+    out = [
+        *run_header(run),
         f"- pods: {', '.join(run['pods'])}",
         "",
         "| scenario | baseline s | ours s | ours / baseline | load (baseline / ours) |",

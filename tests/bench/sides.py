@@ -27,14 +27,19 @@ class StepFailed(Exception):
     """A command of a bench step failed; the message says which and where its log is."""
 
 
-def storage_env(root: Path) -> dict[str, str]:
-    from images.harness import private_storage
-
+def engine_conf(env: dict[str, str]) -> dict[str, str]:
+    """`env` with the engine's own configuration (runc, the loopback registry as insecure)."""
     return dict(
-        private_storage(root),
+        env,
         CONTAINERS_CONF=str(ENGINE_DIR / "containers.conf"),
         CONTAINERS_REGISTRIES_CONF=str(ENGINE_DIR / "registries.conf"),
     )
+
+
+def storage_env(root: Path) -> dict[str, str]:
+    from images.harness import private_storage
+
+    return engine_conf(private_storage(root))
 
 
 def run(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.report import run_header
+
 BEGIN = "<!-- update-cost:begin -->"
 END = "<!-- update-cost:end -->"
 MB = 1_000_000
@@ -139,10 +141,7 @@ def target_lines(rows: list[Row]) -> list[str]:
 
 def markdown_section(run: dict) -> str:
     out = [
-        f"Written by `{run['command']}` on {run['date']}; do not edit by hand (re-run the bench).",
-        "",
-        f"- commit: `{run['commit']}`",
-        f"- machine: `{run['machine']}`",
+        *run_header(run),
         f"- ours: {', '.join(run['pods'])}; baseline (plain `podman build`, layers as built): "
         f"{', '.join(run['baseline_pods'])}",
         "",

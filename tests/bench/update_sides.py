@@ -8,18 +8,13 @@ import os
 import subprocess
 from pathlib import Path
 
-from bench.sides import ENGINE_DIR, StepFailed, run
+from bench.sides import StepFailed, engine_conf, run
 from bench.update_report import Blob, Release
 from bench.update_scenarios import Scenario
 
 
 def engine_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    return dict(
-        os.environ,
-        CONTAINERS_CONF=str(ENGINE_DIR / "containers.conf"),
-        CONTAINERS_REGISTRIES_CONF=str(ENGINE_DIR / "registries.conf"),
-        **(extra or {}),
-    )
+    return engine_conf({**os.environ, **(extra or {})})
 
 
 class Side:
