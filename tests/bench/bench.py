@@ -274,6 +274,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tree = parents()
     args = arguments(tree)
+    # What both sides clone, read now: a commit made while the bench runs is not benchmarked.
+    head = commit()
     ca = os.environ.get("PODS_CA_BUNDLE") or "/etc/ssl/certs/ca-certificates.crt"
     # Logs outlive the run, so the line of a failed step can point at them.
     logs = Path(tempfile.mkdtemp(prefix="pods-bench-logs-"))
@@ -311,15 +313,17 @@ def main() -> int:
                 results["re-publish unchanged"] = republish
         finally:
             clean_up(base_line, ours)
-    return report(results, args, pushed, notes)
+    return report(results, args, pushed, notes, head)
 
 
-def report(results: dict[str, Timing], args: argparse.Namespace, pushed: dict, notes: list[str]) -> int:
+def report(
+    results: dict[str, Timing], args: argparse.Namespace, pushed: dict, notes: list[str], head: str
+) -> int:
     targets = target_lines(results, images=len(args.pods))
     run_data = run_record(
         results,
         date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        commit=commit(),
+        commit=head,
         machine=machine(),
         pods=args.pods,
         command=" ".join(["python3 tests/bench/bench.py", *sys.argv[1:]]),
