@@ -33,8 +33,9 @@ def gb(n: int) -> str:
 def console_lines(jobs: list[Job]) -> list[str]:
     lines = [f"{'job':<22} {'peak':>9} {'in step':<8} {'storage at end':>15} {'image':>9}"]
     for j in jobs:
+        name = f"wave{j.wave} {j.pod}"
         lines.append(
-            f"{f'wave{j.wave} {j.pod}':<22} {gb(j.peak):>9} {j.peak_step:<8} {gb(j.storage_at_end):>15} {gb(j.image):>9}"
+            f"{name:<22} {gb(j.peak):>9} {j.peak_step:<8} {gb(j.storage_at_end):>15} {gb(j.image):>9}"
         )
     return lines
 
@@ -54,8 +55,11 @@ def markdown_section(run: dict) -> str:
         + " | storage at end | image (uncompressed) | "
         + " | ".join(f"{s} s" for s in steps)
         + " |",
-        "| --- | --- | ---: | --- | " + " | ".join("---:" for _ in steps) + " | ---: | ---: | "
-        + " | ".join("---:" for _ in steps) + " |",
+        "| --- | --- | ---: | --- | "
+        + " | ".join("---:" for _ in steps)
+        + " | ---: | ---: | "
+        + " | ".join("---:" for _ in steps)
+        + " |",
     ]
     for j in jobs:
         out.append(
@@ -66,5 +70,9 @@ def markdown_section(run: dict) -> str:
             + " |"
         )
     worst = max(jobs, key=lambda j: j.peak)
-    out += ["", f"The most any job needed: {gb(worst.peak)} (wave{worst.wave} {worst.pod}, in its {worst.peak_step} step)."]
+    out += [
+        "",
+        f"The most any job needed: {gb(worst.peak)} "
+        f"(wave{worst.wave} {worst.pod}, in its {worst.peak_step} step).",
+    ]
     return "\n".join(out) + "\n"

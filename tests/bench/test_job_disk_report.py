@@ -13,10 +13,28 @@ RUN = {
     "steps": ["build", "publish"],
     "exclusions": "auto",
     "jobs": [
-        Job("rootfs", 1, None, 900_000_000, "build", {"build": 900_000_000, "publish": 400_000_000},
-            {"build": 60.0, "publish": 5.0}, 200_000_000, 160_000_000).as_dict(),
-        Job("base", 2, "rootfs", 9_600_000_000, "build", {"build": 9_600_000_000, "publish": 4_000_000_000},
-            {"build": 600.0, "publish": 80.0}, 3_700_000_000, 3_630_000_000).as_dict(),
+        Job(
+            "rootfs",
+            1,
+            None,
+            900_000_000,
+            "build",
+            {"build": 900_000_000, "publish": 400_000_000},
+            {"build": 60.0, "publish": 5.0},
+            200_000_000,
+            160_000_000,
+        ).as_dict(),
+        Job(
+            "base",
+            2,
+            "rootfs",
+            9_600_000_000,
+            "build",
+            {"build": 9_600_000_000, "publish": 4_000_000_000},
+            {"build": 600.0, "publish": 80.0},
+            3_700_000_000,
+            3_630_000_000,
+        ).as_dict(),
     ],
 }
 
