@@ -18,11 +18,12 @@ anything else writing to the disk is counted too. Pants itself (the launcher's i
 ~/.cache) is shared with this machine and not counted.
 
 Usage: python3 tests/bench/job_disk.py [--pods rootfs,base] [--steps build,test,publish]
-       [--seed] [--out docs/job-disk.json] [--markdown docs/scaling.md]
---seed runs a job without its parent's job: before any job starts, the parents the chosen
-jobs need are pushed into the cache registry from this machine's engine storage, by input
-key (built at HEAD with `./pants package` first; a missing one ends the run).
+       [--out docs/job-disk.json] [--markdown docs/scaling.md]
 A failing step ends the run: one line naming the job and step, a non-zero exit.
+
+A job cannot be run alone with its parent taken from this machine's storage: a child's input
+key covers its parent's docker-info.json, which names the registries the run publishes to,
+so the keys here (a loopback registry) are not the keys of the machine's own images.
 """
 
 from __future__ import annotations
@@ -125,44 +126,6 @@ def human_to_bytes(text: str) -> int:
     return int(float(number) * scale)
 
 
-def seed(pods: list[str], registry) -> None:
-    """Push the parents of the chosen jobs that no chosen job builds, from this machine's
-    storage, under the ref the engine's cache lookup asks for (cache_registry.cache_ref)."""
-    from engine_binary import PUSH_COMPRESSION
-    from pods_contract import KEY_LABEL
-
-    from bench.sides import engine_conf
-
-    graph = load_graph(REPO)
-    wanted = {a for pod in pods for a in graph.ancestors(pod)} - set(pods)
-    env = engine_conf(dict(os.environ))
-    for pod in sorted(wanted):
-        name = f"bazzite-ai-pod-{pod}"
-        info = (
-            json.loads((REPO / f"dist/pods/{pod}.docker-info.json").read_text())
-            if (REPO / f"dist/pods/{pod}.docker-info.json").exists()
-            else None
-        )
-        image = info["image_id"] if info else ""
-        found = subprocess.run(["podman", "image", "inspect", image], env=env, capture_output=True, text=True)
-        if not image or found.returncode != 0:
-            raise SystemExit(
-                f"job-disk: --seed: no {pod} image of this checkout here; "
-                f"run ./pants package build_files/{pod}:{pod} first"
-            )
-        key = json.loads(found.stdout)[0]["Labels"][KEY_LABEL]
-        ref = f"{registry.address}/cache/{name}:{key}"
-        print(f"job-disk: seeding {ref}", flush=True)
-        pushed = subprocess.run(
-            ["podman", "push", "--quiet", "--tls-verify=false", *PUSH_COMPRESSION, image, ref],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if pushed.returncode != 0:
-            raise SystemExit(f"job-disk: --seed: pushing {pod}: {pushed.stderr.strip()}")
-
-
 def run_job(job: dict, steps: list[str], work: Path, registry, logs: Path) -> Job:
     home = work / f"job-{job['pod']}"
     repo = clone(home / "repo")
@@ -219,19 +182,14 @@ def arguments() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--pods", default="", help="a parent-closed subset, comma-separated (default: all)")
     p.add_argument("--steps", default=",".join(STEPS), help="which of pod.yml's steps to run")
-    p.add_argument(
-        "--seed", action="store_true", help="push missing parents from this machine's storage first"
-    )
     p.add_argument("--out", type=Path, help="write the run as JSON here")
     p.add_argument("--markdown", type=Path, help="replace the job-disk section of this file")
     args = p.parse_args()
     graph = load_graph(REPO)
     args.pods = [p for p in graph.topological() if not args.pods or p in args.pods.split(",")]
     orphans = [p for p in args.pods if graph.parent_of(p) and graph.parent_of(p) not in args.pods]
-    if orphans and not args.seed:
-        raise SystemExit(
-            f"job-disk: --pods: {', '.join(orphans)} need their parents in the list too (or --seed)"
-        )
+    if orphans:
+        raise SystemExit(f"job-disk: --pods: {', '.join(orphans)} need their parents in the list too")
     args.steps = [s for s in STEPS if s in args.steps.split(",")]
     if args.markdown:  # before an hour of building, not after
         try:
@@ -250,8 +208,6 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pods-job-disk-")))
         registry = stack.enter_context(loopback_registry())
-        if args.seed:
-            seed(args.pods, registry)
         for job in jobs(args.pods):
             results.append(run_job(job, args.steps, work, registry, logs))
     run_data = {
@@ -260,7 +216,6 @@ def main() -> int:
         "commit": head,
         "machine": machine(),
         "steps": args.steps,
-        "seeded": args.seed,
         "exclusions": os.environ.get("PODS_EXCLUSIONS", "auto"),
         "jobs": [j.as_dict() for j in results],
     }
