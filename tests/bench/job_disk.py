@@ -17,7 +17,7 @@ in /var/tmp, the engine's layer tars, Pants' caches. So the machine must be othe
 anything else writing to the disk is counted too. Pants itself (the launcher's install under
 ~/.cache) is shared with this machine and not counted.
 
-Usage: python3 tests/bench/job_disk.py [--pods rootfs,base] [--steps build,test,publish]
+Usage: python3 tests/bench/job_disk.py [--pods rootfs,base] [--steps build,test,publish] [--test-in jupyter]
        [--out docs/job-disk.json] [--markdown docs/scaling.md]
 A failing step ends the run: one line naming the job and step, a non-zero exit.
 
@@ -126,7 +126,7 @@ def human_to_bytes(text: str) -> int:
     return int(float(number) * scale)
 
 
-def run_job(job: dict, steps: list[str], work: Path, registry, logs: Path) -> Job:
+def run_job(job: dict, steps: list[str], test_in: list[str], work: Path, registry, logs: Path) -> Job:
     home = work / f"job-{job['pod']}"
     repo = clone(home / "repo")
     env = dict(
@@ -149,6 +149,8 @@ def run_job(job: dict, steps: list[str], work: Path, registry, logs: Path) -> Jo
     try:
         with Sampler(registry.storage) as sampler:
             for name in steps:
+                if name == "test" and test_in and job["pod"] not in test_in:
+                    continue  # the report says "not run", not a figure
                 sampler.step = name
                 print(f"job-disk: {job['pod']}: {name} ...", flush=True)
                 started = time.monotonic()
@@ -182,6 +184,12 @@ def arguments() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--pods", default="", help="a parent-closed subset, comma-separated (default: all)")
     p.add_argument("--steps", default=",".join(STEPS), help="which of pod.yml's steps to run")
+    p.add_argument(
+        "--test-in",
+        default="",
+        help="run the test step only in these jobs, comma-separated (default: every job); "
+        "the test step of all jobs is the whole image test suite",
+    )
     p.add_argument("--out", type=Path, help="write the run as JSON here")
     p.add_argument("--markdown", type=Path, help="replace the job-disk section of this file")
     args = p.parse_args()
@@ -191,6 +199,10 @@ def arguments() -> argparse.Namespace:
     if orphans:
         raise SystemExit(f"job-disk: --pods: {', '.join(orphans)} need their parents in the list too")
     args.steps = [s for s in STEPS if s in args.steps.split(",")]
+    args.test_in = [p for p in args.test_in.split(",") if p]
+    unknown = [p for p in args.test_in if p not in args.pods]
+    if unknown:
+        raise SystemExit(f"job-disk: --test-in: {', '.join(unknown)} is not one of the jobs run")
     if args.markdown:  # before an hour of building, not after
         try:
             replace_section(args.markdown.read_text(), "", str(args.markdown), BEGIN, END)
@@ -209,13 +221,14 @@ def main() -> int:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pods-job-disk-")))
         registry = stack.enter_context(loopback_registry())
         for job in jobs(args.pods):
-            results.append(run_job(job, args.steps, work, registry, logs))
+            results.append(run_job(job, args.steps, args.test_in, work, registry, logs))
     run_data = {
         "command": " ".join(["python3 tests/bench/job_disk.py", *sys.argv[1:]]),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": head,
         "machine": machine(),
         "steps": args.steps,
+        "test_in": args.test_in or args.pods,
         "exclusions": os.environ.get("PODS_EXCLUSIONS", "auto"),
         "jobs": [j.as_dict() for j in results],
     }

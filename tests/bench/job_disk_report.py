@@ -48,7 +48,9 @@ def markdown_section(run: dict) -> str:
         "",
         f"- commit: `{run['commit']}`",
         f"- machine: `{run['machine']}`",
-        f"- steps run: {', '.join(steps)}; exclusions: `{run['exclusions']}`",
+        f"- steps run: {', '.join(steps)}"
+        + (f" (test only in: {', '.join(run['test_in'])})" if "test" in steps else "")
+        + f"; exclusions: `{run['exclusions']}`",
         "",
         "| job | parent | peak disk | in step | "
         + " | ".join(f"peak in {s}" for s in steps)
@@ -64,9 +66,9 @@ def markdown_section(run: dict) -> str:
     for j in jobs:
         out.append(
             f"| wave{j.wave} {j.pod} | {j.parent or '-'} | {gb(j.peak)} | {j.peak_step} | "
-            + " | ".join(gb(j.step_peaks.get(s, 0)) for s in steps)
+            + " | ".join(gb(j.step_peaks[s]) if s in j.step_peaks else "not run" for s in steps)
             + f" | {gb(j.storage_at_end)} | {gb(j.image)} | "
-            + " | ".join(f"{j.seconds.get(s, 0):.0f}" for s in steps)
+            + " | ".join(f"{j.seconds[s]:.0f}" if s in j.seconds else "-" for s in steps)
             + " |"
         )
     worst = max(jobs, key=lambda j: j.peak)

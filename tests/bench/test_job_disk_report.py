@@ -10,7 +10,8 @@ RUN = {
     "date": "2026-12-02 12:00 UTC",
     "commit": "abc1234",
     "machine": "m: 2 CPUs",
-    "steps": ["build", "publish"],
+    "steps": ["build", "test", "publish"],
+    "test_in": ["base"],
     "exclusions": "auto",
     "jobs": [
         Job(
@@ -30,8 +31,8 @@ RUN = {
             "rootfs",
             9_600_000_000,
             "build",
-            {"build": 9_600_000_000, "publish": 4_000_000_000},
-            {"build": 600.0, "publish": 80.0},
+            {"build": 9_600_000_000, "test": 5_000_000_000, "publish": 4_000_000_000},
+            {"build": 600.0, "test": 300.0, "publish": 80.0},
             3_700_000_000,
             3_630_000_000,
         ).as_dict(),
@@ -41,10 +42,16 @@ RUN = {
 
 def test_a_row_per_job_with_each_steps_peak() -> None:
     text = markdown_section(RUN)
-    assert "| wave1 rootfs | - | 0.9 GB | build | 0.9 GB | 0.4 GB | 0.2 GB | 0.2 GB | 60 | 5 |" in text
-    assert "| wave2 base | rootfs | 9.6 GB | build | 9.6 GB | 4.0 GB | 3.7 GB | 3.6 GB | 600 | 80 |" in text
+    assert (
+        "| wave1 rootfs | - | 0.9 GB | build | 0.9 GB | not run | 0.4 GB | 0.2 GB | 0.2 GB | 60 | - | 5 |"
+        in text
+    )
+    assert (
+        "| wave2 base | rootfs | 9.6 GB | build | 9.6 GB | 5.0 GB | 4.0 GB | 3.7 GB | 3.6 GB "
+        "| 600 | 300 | 80 |" in text
+    )
     assert "The most any job needed: 9.6 GB (wave2 base, in its build step)." in text
-    assert "steps run: build, publish; exclusions: `auto`" in text
+    assert "steps run: build, test, publish (test only in: base); exclusions: `auto`" in text
 
 
 def test_the_section_goes_between_its_markers_only() -> None:
