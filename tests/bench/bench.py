@@ -180,6 +180,9 @@ def leaf_edit(base_line: Baseline, ours: Ours, leaf: str) -> Timing:
         b = timed(f"baseline leaf edit ({leaf})", lambda: base_line.build([leaf]))
     with edited([ours.repo / LEAF_FILES[leaf]], nonce):
         o = timed(f"ours leaf edit ({leaf})", ours.package)
+    # Back to HEAD's leaf on both sides, untimed: the re-publish pushes the leaf's version
+    # tag as it stands locally, and it must be HEAD's image, not the edited one.
+    step("rebuild the unedited leaf", lambda: (base_line.build([leaf]), ours.package()))
     return pair(b, o)
 
 

@@ -190,7 +190,8 @@ def arguments() -> argparse.Namespace:
         help="run the test step only in these jobs, comma-separated (default: every job); "
         "the test step of all jobs is the whole image test suite",
     )
-    p.add_argument("--out", type=Path, help="write the run as JSON here")
+    p.add_argument("--out", type=Path, help="write the run as JSON here (after every job)")
+    p.add_argument("--from-json", type=Path, help="write --markdown from a run's JSON, building nothing")
     p.add_argument("--markdown", type=Path, help="replace the job-disk section of this file")
     args = p.parse_args()
     graph = load_graph(REPO)
@@ -213,34 +214,45 @@ def arguments() -> argparse.Namespace:
 
 def main() -> int:
     args = arguments()
+    if args.from_json:
+        return write_outputs(json.loads(args.from_json.read_text()), None, args.markdown)
     head = commit()  # what the clones are made from, read before the hour of building
     logs = Path(tempfile.mkdtemp(prefix="pods-job-disk-logs-"))
     print(f"job-disk: logs in {logs}", flush=True)
-    results = []
-    with contextlib.ExitStack() as stack:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pods-job-disk-")))
-        registry = stack.enter_context(loopback_registry())
-        for job in jobs(args.pods):
-            results.append(run_job(job, args.steps, args.test_in, work, registry, logs))
+    planned = jobs(args.pods)
     run_data = {
         "command": " ".join(["python3 tests/bench/job_disk.py", *sys.argv[1:]]),
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": "",
         "commit": head,
         "machine": machine(),
         "steps": args.steps,
         "test_in": args.test_in or args.pods,
         "exclusions": os.environ.get("PODS_EXCLUSIONS", "auto"),
-        "jobs": [j.as_dict() for j in results],
+        "jobs": [],
+        "jobs_not_run": [job["pod"] for job in planned],
     }
-    print("\n".join(console_lines(results)))
-    if args.out:
-        write_atomically(args.out, json.dumps(run_data, indent=2) + "\n")
-    if args.markdown:
-        text = replace_section(
-            args.markdown.read_text(), markdown_section(run_data), str(args.markdown), BEGIN, END
-        )
-        write_atomically(args.markdown, text)
-        print(f"job-disk: wrote its section of {args.markdown}")
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pods-job-disk-")))
+        registry = stack.enter_context(loopback_registry())
+        for job in planned:
+            done = run_job(job, args.steps, args.test_in, work, registry, logs)
+            run_data["jobs"].append(done.as_dict())
+            run_data["jobs_not_run"].remove(job["pod"])
+            run_data["date"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            # After every job: a run stopped part-way still has what it measured.
+            if args.out:
+                write_atomically(args.out, json.dumps(run_data, indent=2) + "\n")
+    print("\n".join(console_lines([Job(**j) for j in run_data["jobs"]])))
+    return write_outputs(run_data, None, args.markdown)
+
+
+def write_outputs(run_data: dict, out: Path | None, markdown: Path | None) -> int:
+    if out:
+        write_atomically(out, json.dumps(run_data, indent=2) + "\n")
+    if markdown:
+        text = replace_section(markdown.read_text(), markdown_section(run_data), str(markdown), BEGIN, END)
+        write_atomically(markdown, text)
+        print(f"job-disk: wrote its section of {markdown}")
     return 0
 
 

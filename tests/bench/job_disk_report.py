@@ -71,6 +71,8 @@ def markdown_section(run: dict) -> str:
             + " | ".join(f"{j.seconds[s]:.0f}" if s in j.seconds else "-" for s in steps)
             + " |"
         )
+    if run.get("jobs_not_run"):
+        out += ["", f"Stopped before these jobs ran: {', '.join(run['jobs_not_run'])}."]
     worst = max(jobs, key=lambda j: j.peak)
     out += [
         "",

@@ -64,3 +64,9 @@ def test_console_names_each_job() -> None:
     lines = console_lines([Job(**j) for j in RUN["jobs"]])
     assert lines[1].split()[:3] == ["wave1", "rootfs", "0.9"]
     assert lines[2].split()[:3] == ["wave2", "base", "9.6"]
+
+
+def test_a_run_stopped_part_way_says_which_jobs_did_not_run() -> None:
+    text = markdown_section(dict(RUN, jobs_not_run=["devops", "jupyter"]))
+    assert "Stopped before these jobs ran: devops, jupyter." in text
+    assert "Stopped before" not in markdown_section(dict(RUN, jobs_not_run=[]))
