@@ -180,6 +180,9 @@ def leaf_edit(base_line: Baseline, ours: Ours, leaf: str) -> Timing:
         b = timed(f"baseline leaf edit ({leaf})", lambda: base_line.build([leaf]))
     with edited([ours.repo / LEAF_FILES[leaf]], nonce):
         o = timed(f"ours leaf edit ({leaf})", ours.package)
+    # Back to HEAD's leaf on both sides, untimed: the re-publish pushes the leaf's version
+    # tag as it stands locally, and it must be HEAD's image, not the edited one.
+    step("rebuild the unedited leaf", lambda: (base_line.build([leaf]), ours.package()))
     return pair(b, o)
 
 
@@ -274,6 +277,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tree = parents()
     args = arguments(tree)
+    # What both sides clone, read now: a commit made while the bench runs is not benchmarked.
+    head = commit()
     ca = os.environ.get("PODS_CA_BUNDLE") or "/etc/ssl/certs/ca-certificates.crt"
     # Logs outlive the run, so the line of a failed step can point at them.
     logs = Path(tempfile.mkdtemp(prefix="pods-bench-logs-"))
@@ -311,15 +316,17 @@ def main() -> int:
                 results["re-publish unchanged"] = republish
         finally:
             clean_up(base_line, ours)
-    return report(results, args, pushed, notes)
+    return report(results, args, pushed, notes, head)
 
 
-def report(results: dict[str, Timing], args: argparse.Namespace, pushed: dict, notes: list[str]) -> int:
+def report(
+    results: dict[str, Timing], args: argparse.Namespace, pushed: dict, notes: list[str], head: str
+) -> int:
     targets = target_lines(results, images=len(args.pods))
     run_data = run_record(
         results,
         date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        commit=commit(),
+        commit=head,
         machine=machine(),
         pods=args.pods,
         command=" ".join(["python3 tests/bench/bench.py", *sys.argv[1:]]),
