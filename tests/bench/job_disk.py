@@ -47,8 +47,8 @@ sys.path.insert(0, str(REPO / "src/engine"))
 sys.path.insert(0, str(REPO / "src/python"))
 from bench.bench import commit, loopback_registry, machine  # noqa: E402
 from bench.job_disk_report import BEGIN, END, Job, console_lines, markdown_section  # noqa: E402
-from bench.report import replace_section, write_atomically  # noqa: E402
-from bench.sides import StepFailed, clone, run, storage_env  # noqa: E402
+from bench.report import replace_section, write_json, write_section  # noqa: E402
+from bench.sides import StepFailed, clone, push_tags, read_plan, run, storage_env  # noqa: E402
 from pods.graph import load_graph  # noqa: E402
 from pods.matrix import ci_matrix  # noqa: E402
 
@@ -108,22 +108,16 @@ def jobs(pods: list[str]) -> list[dict]:
     return [dict(job, wave=i + 1) for i, wave in enumerate(matrix["waves"]) for job in wave["include"]]
 
 
-def image_bytes(env: dict[str, str], pod: str) -> int:
+def image_bytes(env: dict[str, str], repo: Path, pod: str) -> int:
     """The pod's image as podman counts it (uncompressed, parents' layers included)."""
-    out = subprocess.run(
-        ["podman", "images", "--format", "{{.Repository}} {{.Size}}", "--filter", f"reference=*{pod}*"],
+    info = json.loads((repo / f"dist/pods/{pod}.docker-info.json").read_text())
+    size = subprocess.run(
+        ["podman", "image", "inspect", "--format", "{{.Size}}", info["image_id"]],
         env=env,
         capture_output=True,
         text=True,
-    ).stdout
-    sizes = [line.split(None, 1)[1] for line in out.splitlines() if line.split()[0].endswith(f"-{pod}")]
-    return human_to_bytes(sizes[0]) if sizes else 0
-
-
-def human_to_bytes(text: str) -> int:
-    number, unit = text.split()
-    scale = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}[unit]
-    return int(float(number) * scale)
+    ).stdout.strip()
+    return int(size) if size.isdigit() else 0
 
 
 def publish(pod: str, repo: Path, env: dict[str, str], registries: str, address: str, log: Path) -> None:
@@ -131,22 +125,11 @@ def publish(pod: str, repo: Path, env: dict[str, str], registries: str, address:
     refuses `latest`/`stable` (as it should) and fails; an image that lacks something gets
     its key and version tags pushed by the same engine command Pants runs, as the bench does.
     On GitHub (PODS_EXCLUSIONS=none) every image is full and takes the first path."""
-    from bench.tags import plan_from_docker_info
-    from pods_contract import EXCLUDED_LABEL
-
-    info = json.loads((repo / f"dist/pods/{pod}.docker-info.json").read_text())
-    inspect = subprocess.run(
-        ["podman", "image", "inspect", info["image_id"]], env=env, capture_output=True, text=True
-    )
-    if inspect.returncode != 0:
-        raise StepFailed(f"`podman image inspect {info['image_id'][:12]}`: {inspect.stderr.strip()}")
-    labels = json.loads(inspect.stdout)[0].get("Labels") or {}
-    plan = plan_from_docker_info(pod, info, labels.get(EXCLUDED_LABEL, ""))
-    if not plan.withheld:
+    plan = read_plan(pod, repo, env)
+    if plan.withheld:
+        push_tags(plan, address, repo, env, log)
+    else:
         run([str(repo / "pants"), registries, "publish", f"build_files/{pod}:{pod}"], env, repo, log)
-        return
-    for tag in plan.tags:
-        run([str(repo / "src/engine/docker"), "push", plan.ref(address, tag)], env, repo, log)
 
 
 def run_job(job: dict, steps: list[str], test_in: list[str], work: Path, registry, logs: Path) -> Job:
@@ -185,7 +168,7 @@ def run_job(job: dict, steps: list[str], test_in: list[str], work: Path, registr
                     raise SystemExit(f"job-disk: job {job['pod']}, step {name} failed: {e}") from None
                 seconds[name] = time.monotonic() - started
         storage = tree_bytes(home / "storage")
-        image = image_bytes(env, job["pod"])
+        image = image_bytes(env, repo, job["pod"])
     finally:
         subprocess.run(["podman", "rmi", "--all", "--force"], env=env, capture_output=True)
         subprocess.run(["pkill", "-f", f"pantsd \\[{repo}\\]"], capture_output=True)
@@ -240,7 +223,7 @@ def arguments() -> argparse.Namespace:
 def main() -> int:
     args = arguments()
     if args.from_json:
-        return write_outputs(json.loads(args.from_json.read_text()), None, args.markdown)
+        return write_markdown(json.loads(args.from_json.read_text()), args.markdown)
     head = commit()  # what the clones are made from, read before the hour of building
     logs = Path(tempfile.mkdtemp(prefix="pods-job-disk-logs-"))
     print(f"job-disk: logs in {logs}", flush=True)
@@ -266,17 +249,14 @@ def main() -> int:
             run_data["date"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
             # After every job: a run stopped part-way still has what it measured.
             if args.out:
-                write_atomically(args.out, json.dumps(run_data, indent=2) + "\n")
+                write_json(args.out, run_data)
     print("\n".join(console_lines([Job(**j) for j in run_data["jobs"]])))
-    return write_outputs(run_data, None, args.markdown)
+    return write_markdown(run_data, args.markdown)
 
 
-def write_outputs(run_data: dict, out: Path | None, markdown: Path | None) -> int:
-    if out:
-        write_atomically(out, json.dumps(run_data, indent=2) + "\n")
+def write_markdown(run_data: dict, markdown: Path | None) -> int:
     if markdown:
-        text = replace_section(markdown.read_text(), markdown_section(run_data), str(markdown), BEGIN, END)
-        write_atomically(markdown, text)
+        write_section(markdown, markdown_section(run_data), BEGIN, END)
         print(f"job-disk: wrote its section of {markdown}")
     return 0
 

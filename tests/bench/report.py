@@ -141,4 +141,9 @@ def write_json(path: Path, run: dict) -> None:
 
 
 def write_markdown(path: Path, run: dict) -> None:
-    write_atomically(path, replace_section(path.read_text(), markdown_section(run), str(path)))
+    write_section(path, markdown_section(run))
+
+
+def write_section(path: Path, section: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace what is between `begin` and `end` in the document at `path`."""
+    write_atomically(path, replace_section(path.read_text(), section, str(path), begin, end))

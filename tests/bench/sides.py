@@ -166,25 +166,33 @@ class Ours:
             raise StepFailed(f"{type(e).__name__}: {e}") from None
 
     def plan(self, pod: str) -> PublishPlan:
-        info = json.loads((self.repo / f"dist/pods/{pod}.docker-info.json").read_text())
-        inspect = subprocess.run(
-            ["podman", "image", "inspect", info["image_id"]], env=self.env, capture_output=True, text=True
-        )
-        if inspect.returncode != 0:
-            raise StepFailed(
-                f"{pod}: `podman image inspect {info['image_id'][:12]}`: {inspect.stderr.strip()}"
-            )
-        labels = json.loads(inspect.stdout)[0].get("Labels") or {}
-        return plan_from_docker_info(pod, info, labels.get(EXCLUDED_LABEL, ""))
+        return read_plan(pod, self.repo, self.env)
 
     def publish(self, plans: list[PublishPlan]) -> None:
         complete = [self.targets[p.pod] for p in plans if not p.withheld]
         if complete:
             self.pants("publish", *complete)
         for plan in (p for p in plans if p.withheld):
-            for tag in plan.tags:  # the key and version tags, as Pants would push them
-                ref = plan.ref(f"{self.registry}/ours", tag)
-                run([str(self.repo / "src/engine/docker"), "push", ref], self.env, self.repo, self.log)
+            push_tags(plan, f"{self.registry}/ours", self.repo, self.env, self.log)
+
+
+def read_plan(pod: str, repo: Path, env: dict[str, str]) -> PublishPlan:
+    """The pod's tags (Pants' docker-info.json in `repo`) and what its image lacks (its label)."""
+    info = json.loads((repo / f"dist/pods/{pod}.docker-info.json").read_text())
+    inspect = subprocess.run(
+        ["podman", "image", "inspect", info["image_id"]], env=env, capture_output=True, text=True
+    )
+    if inspect.returncode != 0:
+        raise StepFailed(f"{pod}: `podman image inspect {info['image_id'][:12]}`: {inspect.stderr.strip()}")
+    labels = json.loads(inspect.stdout)[0].get("Labels") or {}
+    return plan_from_docker_info(pod, info, labels.get(EXCLUDED_LABEL, ""))
+
+
+def push_tags(plan: PublishPlan, registry_path: str, repo: Path, env: dict[str, str], log: Path) -> None:
+    """The plan's tags (for an image that lacks components: its key and version tags), each
+    pushed by the engine command Pants runs for it."""
+    for tag in plan.tags:
+        run([str(repo / "src/engine/docker"), "push", plan.ref(registry_path, tag)], env, repo, log)
 
 
 def drop_images(env: dict[str, str], pods: list[str]) -> None:

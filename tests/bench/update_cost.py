@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "src/engine"))
 sys.path.insert(0, str(REPO / "src/python"))
 from bench.bench import commit, loopback_registry, machine, parents, step  # noqa: E402
-from bench.report import replace_section, write_atomically, write_json  # noqa: E402
+from bench.report import replace_section, write_json, write_section  # noqa: E402
 from bench.sides import Baseline, clone, drop_images  # noqa: E402
 from bench.update_report import (  # noqa: E402
     BEGIN,
@@ -118,7 +118,7 @@ def main() -> int:
         run_data["command"] = shown_command(run_data["command"].split()[2:])
         if args.out:
             write_json(args.out, run_data)
-        return write_section(run_data, args.markdown)
+        return write_markdown(run_data, args.markdown)
     ca = os.environ.get("PODS_CA_BUNDLE") or "/etc/ssl/certs/ca-certificates.crt"
     logs = Path(tempfile.mkdtemp(prefix="pods-update-cost-logs-"))
     print(f"update-cost: logs in {logs}", flush=True)
@@ -216,7 +216,7 @@ def main() -> int:
     print("\n".join(storage + targets))
     if args.out:
         write_json(args.out, run_data)
-    return write_section(run_data, args.markdown)
+    return write_markdown(run_data, args.markdown)
 
 
 def shown_command(argv: list[str]) -> str:
@@ -237,10 +237,9 @@ def shown_command(argv: list[str]) -> str:
     return " ".join(["python3 tests/bench/update_cost.py", *shown])
 
 
-def write_section(run_data: dict, markdown: Path | None) -> int:
+def write_markdown(run_data: dict, markdown: Path | None) -> int:
     if markdown:
-        text = replace_section(markdown.read_text(), markdown_section(run_data), str(markdown), BEGIN, END)
-        write_atomically(markdown, text)
+        write_section(markdown, markdown_section(run_data), BEGIN, END)
         print(f"update-cost: wrote its section of {markdown}")
     return 0
 
